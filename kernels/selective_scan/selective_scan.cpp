@@ -1,0 +1,592 @@
+// Selective scan (the S6 recurrence of Mamba) on CPU: forward and backward.
+//
+//   h_t = exp(dt_t * A) * h_{t-1} + dt_t * B_t * u_t          (per channel d, per state n)
+//   y_t = <C_t, h_t> + D * u_t ;  out_t = y_t * silu(z_t)      (z optional)
+//   dt_t = softplus(delta_t + delta_bias)                      (softplus and bias optional)
+//
+// Layout: u, delta, z (batch, dim, len); A (dim, dstate); B, C (batch, groups, dstate, len); D, delta_bias (dim).
+//
+// Work is split over (batch, channel block) with at::parallel_for (OpenMP: build with -fopenmp). A block holds
+// kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
+// direction the compiler vectorises. Time is walked once, in tiles of kChunk steps that are transposed into
+// [step][lane] buffers. The state lives in a small [dstate][lane] array that stays in L1.
+//
+// The forward pass can save the state at the start of every tile (batch, dim, n_tiles, dstate). The backward pass
+// walks the tiles in reverse, recomputes one tile's states from its checkpoint into an L2-sized buffer, and
+// back-propagates through it: memory is O(len / kChunk) states instead of O(len).
+//
+// float and double are computed as such; the Python wrapper converts half and bfloat16 to float (fp32 accumulation).
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kLanes = 16;  // channels per block: one AVX-512 register of floats
+constexpr int64_t kChunk = 64;  // time steps per tile and between backward checkpoints
+
+inline float bits_to_float(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, sizeof f);
+  return f;
+}
+
+inline int32_t float_to_bits(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, sizeof i);
+  return i;
+}
+
+// exp(x) with ~2 ulp error, written so that loops calling it vectorise (no libm call, no branches).
+// Range reduction x = n ln2 + r (two-constant Cody-Waite), degree-6 polynomial for exp(r), 2^n built in the exponent.
+inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits
+  const float shifted = x * 1.44269504088896341f + shifter;
+  const float n = shifted - shifter;
+  const int32_t n_int = float_to_bits(shifted) - 0x4B400000;
+  float r = x - n * 0.693145751953125f;
+  r = r - n * 1.428606765330187045e-06f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  return p * bits_to_float((n_int + 127) << 23);
+}
+
+inline double fast_exp(double x) { return std::exp(x); }
+
+// log(v) for normal v > 0, vectorisable: v = m 2^e with m in [sqrt(1/2), sqrt(2)), polynomial in (m - 1).
+inline float fast_log(float v) {
+  const int32_t bits = float_to_bits(v);
+  int32_t e = ((bits >> 23) & 0xff) - 126;
+  float m = bits_to_float((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
+  const bool small = m < 0.707106781186547524f;
+  e = small ? e - 1 : e;
+  m = small ? m + m - 1.0f : m - 1.0f;
+  const float m2 = m * m;
+  float p = 7.0376836292e-2f;
+  p = p * m - 1.1514610310e-1f;
+  p = p * m + 1.1676998740e-1f;
+  p = p * m - 1.2420140846e-1f;
+  p = p * m + 1.4249322787e-1f;
+  p = p * m - 1.6668057665e-1f;
+  p = p * m + 2.0000714765e-1f;
+  p = p * m - 2.4999993993e-1f;
+  p = p * m + 3.3333331174e-1f;
+  const float ef = static_cast<float>(e);
+  float y = p * m * m2 + ef * -2.12194440e-4f - 0.5f * m2;
+  return m + y + ef * 0.693359375f;
+}
+
+// softplus(x) = log(1 + exp(x)), and x above 20 (as mamba-ssm). Branch-free so that loops over it vectorise:
+// every value is computed, then selected. For e = exp(x) < 1e-2, log(1 + e) comes from its series (five terms,
+// relative error below 1e-10), which keeps the accuracy that rounding 1 + e would lose.
+inline float softplus(float x) {
+  const float e = fast_exp(x < 20.0f ? x : 20.0f);
+  const float series = e * (1.0f - e * (0.5f - e * (1.0f / 3.0f - e * (0.25f - e * 0.2f))));
+  const float log1p_e = e < 1e-2f ? series : fast_log(1.0f + e);
+  return x > 20.0f ? x : log1p_e;
+}
+
+inline double softplus(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
+
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + fast_exp(-x));
+}
+
+// Pointers and sizes of one call. Optional inputs are nullptr.
+template <typename T>
+struct Problem {
+  const T* u;
+  const T* delta;
+  const T* A;
+  const T* B;
+  const T* C;
+  const T* D;
+  const T* z;
+  const T* delta_bias;
+  int64_t batch, dim, len, dstate, groups;
+  bool delta_softplus;
+
+  int64_t channels_per_group() const { return dim / groups; }
+  int64_t blocks_per_group() const { return (channels_per_group() + kLanes - 1) / kLanes; }
+  int64_t n_tasks() const { return batch * groups * blocks_per_group(); }
+  int64_t n_chunks() const { return (len + kChunk - 1) / kChunk; }
+};
+
+// One task: kLanes channels [d0, d0 + lanes) of batch b, inside group g, block j of that group.
+struct Block {
+  int64_t b, g, j, d0, lanes;
+};
+
+template <typename T>
+Block block_of(const Problem<T>& p, int64_t task) {
+  const int64_t per_batch = p.groups * p.blocks_per_group();
+  Block blk;
+  blk.b = task / per_batch;
+  const int64_t rest = task % per_batch;
+  blk.g = rest / p.blocks_per_group();
+  blk.j = rest % p.blocks_per_group();
+  blk.d0 = blk.g * p.channels_per_group() + blk.j * kLanes;
+  blk.lanes = std::min(kLanes, p.channels_per_group() - blk.j * kLanes);
+  return blk;
+}
+
+// Copy `steps` steps from `lanes` rows of a (rows, len) array into tile[t][w]; missing lanes are zero.
+template <typename T>
+void load_tile(const T* rows, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* tile) {
+  for (int64_t w = 0; w < kLanes; ++w) {
+    if (w < lanes) {
+      const T* row = rows + w * len + l0;
+      for (int64_t t = 0; t < steps; ++t) tile[t * kLanes + w] = row[t];
+    } else {
+      for (int64_t t = 0; t < steps; ++t) tile[t * kLanes + w] = T(0);
+    }
+  }
+}
+
+// Copy tile[t][w] back into `lanes` rows of a (rows, len) array.
+template <typename T>
+void store_tile(const T* tile, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* rows) {
+  for (int64_t w = 0; w < lanes; ++w) {
+    T* row = rows + w * len + l0;
+    for (int64_t t = 0; t < steps; ++t) row[t] = tile[t * kLanes + w];
+  }
+}
+
+// Per-tile inputs shared by forward and backward: dt (after bias and softplus), the raw pre-softplus value, u, B, C.
+template <typename T>
+struct Tile {
+  std::vector<T> dt, dt_raw, u, B, C;
+  explicit Tile(int64_t dstate)
+      : dt(kChunk * kLanes), dt_raw(kChunk * kLanes), u(kChunk * kLanes), B(kChunk * dstate), C(kChunk * dstate) {}
+
+  void load(const Problem<T>& p, const Block& blk, int64_t l0, int64_t steps) {
+    const int64_t row0 = (blk.b * p.dim + blk.d0) * p.len;
+    load_tile(p.delta + row0, p.len, l0, steps, blk.lanes, dt_raw.data());
+    load_tile(p.u + row0, p.len, l0, steps, blk.lanes, u.data());
+    for (int64_t w = 0; w < blk.lanes; ++w) {
+      const T bias = p.delta_bias ? p.delta_bias[blk.d0 + w] : T(0);
+      for (int64_t t = 0; t < steps; ++t) dt_raw[t * kLanes + w] += bias;
+    }
+    T* __restrict__ dt_out = dt.data();
+    const T* __restrict__ raw = dt_raw.data();
+    if (p.delta_softplus) {
+#pragma omp simd
+      for (int64_t i = 0; i < steps * kLanes; ++i) dt_out[i] = softplus(raw[i]);
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < steps * kLanes; ++i) dt_out[i] = raw[i];
+    }
+    for (int64_t i = blk.lanes; i < kLanes; ++i)  // padded lanes: dt = 0 keeps their state at zero
+      for (int64_t t = 0; t < steps; ++t) dt_out[t * kLanes + i] = T(0);
+    const int64_t N = p.dstate;
+    const T* Bg = p.B + (blk.b * p.groups + blk.g) * N * p.len;
+    const T* Cg = p.C + (blk.b * p.groups + blk.g) * N * p.len;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t t = 0; t < steps; ++t) {
+        B[t * N + n] = Bg[n * p.len + l0 + t];
+        C[t * N + n] = Cg[n * p.len + l0 + t];
+      }
+  }
+};
+
+// A of the block's lanes, as [n][w]; padded lanes get 0.
+template <typename T>
+std::vector<T> load_A(const Problem<T>& p, const Block& blk) {
+  std::vector<T> a(p.dstate * kLanes, T(0));
+  for (int64_t w = 0; w < blk.lanes; ++w)
+    for (int64_t n = 0; n < p.dstate; ++n) a[n * kLanes + w] = p.A[(blk.d0 + w) * p.dstate + n];
+  return a;
+}
+
+// Run the recurrence over one tile. h ([n][w]) is updated in place; y[t][w] receives <C_t, h_t>.
+// With `states`/`decays` non-null, h_t and exp(dt_t A) are kept as [t][n][w] for the backward pass.
+// NFixed > 0 makes dstate a compile-time constant (fully unrolled state loop); 0 reads it from N.
+template <typename T, int64_t NFixed, bool Keep>
+void scan_tile_impl(const Tile<T>& tile, const T* __restrict__ a, int64_t steps, int64_t N_runtime, T* __restrict__ h,
+                    T* __restrict__ y, T* __restrict__ states, T* __restrict__ decays) {
+  const int64_t N = NFixed > 0 ? NFixed : N_runtime;
+  const T* __restrict__ dt_tile = tile.dt.data();
+  const T* __restrict__ u_tile = tile.u.data();
+  const T* __restrict__ B_tile = tile.B.data();
+  const T* __restrict__ C_tile = tile.C.data();
+  for (int64_t t = 0; t < steps; ++t) {
+    const T* __restrict__ dt = dt_tile + t * kLanes;
+    const T* __restrict__ u = u_tile + t * kLanes;
+    T dtu[kLanes];
+    T acc[kLanes];
+#pragma omp simd
+    for (int64_t w = 0; w < kLanes; ++w) {
+      dtu[w] = dt[w] * u[w];
+      acc[w] = T(0);
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const T bn = B_tile[t * N + n];
+      const T cn = C_tile[t * N + n];
+      const T* __restrict__ an = a + n * kLanes;
+      T* __restrict__ hn = h + n * kLanes;
+#pragma omp simd
+      for (int64_t w = 0; w < kLanes; ++w) {
+        const T decay = fast_exp(dt[w] * an[w]);
+        const T hv = decay * hn[w] + dtu[w] * bn;
+        hn[w] = hv;
+        acc[w] += hv * cn;
+        if constexpr (Keep) {
+          states[(t * N + n) * kLanes + w] = hv;
+          decays[(t * N + n) * kLanes + w] = decay;
+        }
+      }
+    }
+#pragma omp simd
+    for (int64_t w = 0; w < kLanes; ++w) y[t * kLanes + w] = acc[w];
+  }
+}
+
+template <typename T>
+void scan_tile(const Tile<T>& tile, const T* a, int64_t steps, int64_t N, T* h, T* y, T* states, T* decays) {
+  const bool keep = states != nullptr;
+  if (N == 16) {
+    keep ? scan_tile_impl<T, 16, true>(tile, a, steps, N, h, y, states, decays)
+         : scan_tile_impl<T, 16, false>(tile, a, steps, N, h, y, states, decays);
+  } else if (N == 1) {
+    keep ? scan_tile_impl<T, 1, true>(tile, a, steps, N, h, y, states, decays)
+         : scan_tile_impl<T, 1, false>(tile, a, steps, N, h, y, states, decays);
+  } else {
+    keep ? scan_tile_impl<T, 0, true>(tile, a, steps, N, h, y, states, decays)
+         : scan_tile_impl<T, 0, false>(tile, a, steps, N, h, y, states, decays);
+  }
+}
+
+// D of the block's lanes; padded lanes (and no D) get 0.
+template <typename T>
+std::vector<T> load_D(const Problem<T>& p, const Block& blk) {
+  std::vector<T> d(kLanes, T(0));
+  if (p.D)
+    for (int64_t w = 0; w < blk.lanes; ++w) d[w] = p.D[blk.d0 + w];
+  return d;
+}
+
+// y[t][w] <- (y + D u) * silu(z) over one tile (the gate only when z is given; z_tile is scratch).
+template <typename T>
+void finish_output(const Problem<T>& p, const Block& blk, const Tile<T>& tile, int64_t l0, int64_t steps,
+                   const std::vector<T>& D, T* __restrict__ y, T* __restrict__ z_tile) {
+  const T* __restrict__ u = tile.u.data();
+  const T* __restrict__ d = D.data();
+  for (int64_t t = 0; t < steps; ++t) {
+#pragma omp simd
+    for (int64_t w = 0; w < kLanes; ++w) y[t * kLanes + w] += d[w] * u[t * kLanes + w];
+  }
+  if (!p.z) return;
+  load_tile(p.z + (blk.b * p.dim + blk.d0) * p.len, p.len, l0, steps, blk.lanes, z_tile);
+#pragma omp simd
+  for (int64_t i = 0; i < steps * kLanes; ++i) y[i] *= z_tile[i] * sigmoid(z_tile[i]);
+}
+
+template <typename T>
+void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state, T* checkpoints) {
+  const int64_t N = p.dstate, L = p.len, n_chunks = p.n_chunks();
+  const std::vector<T> a = load_A(p, blk);
+  std::vector<T> h(N * kLanes, T(0));
+  std::vector<T> y(kChunk * kLanes), zt(kChunk * kLanes);
+  const std::vector<T> Dl = load_D(p, blk);
+  Tile<T> tile(N);
+  const int64_t row0 = (blk.b * p.dim + blk.d0);
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
+    if (checkpoints)
+      for (int64_t w = 0; w < blk.lanes; ++w)
+        for (int64_t n = 0; n < N; ++n) checkpoints[((row0 + w) * n_chunks + c) * N + n] = h[n * kLanes + w];
+    tile.load(p, blk, l0, steps);
+    scan_tile(tile, a.data(), steps, N, h.data(), y.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr));
+    finish_output(p, blk, tile, l0, steps, Dl, y.data(), zt.data());
+    store_tile(y.data(), L, l0, steps, blk.lanes, out + row0 * L);
+  }
+  for (int64_t w = 0; w < blk.lanes; ++w)
+    for (int64_t n = 0; n < N; ++n) last_state[(row0 + w) * N + n] = h[n * kLanes + w];
+}
+
+// Gradient buffers of one call. dA, dD, ddelta_bias are per batch (summed afterwards), dB and dC per channel block
+// (batch, groups, blocks_per_group, dstate, len), so that no two tasks write the same element.
+template <typename T>
+struct Grads {
+  T* du;
+  T* ddelta;
+  T* dz;
+  T* dA;
+  T* dD;
+  T* ddelta_bias;
+  T* dB;
+  T* dC;
+};
+
+template <typename T>
+void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const T* checkpoints, const Grads<T>& g) {
+  const int64_t N = p.dstate, L = p.len, n_chunks = p.n_chunks();
+  const std::vector<T> a = load_A(p, blk);
+  std::vector<T> h0(N * kLanes), h(N * kLanes), y(kChunk * kLanes);
+  std::vector<T> states(kChunk * N * kLanes), decays(kChunk * N * kLanes);
+  std::vector<T> dh(N * kLanes, T(0)), dA(N * kLanes, T(0));
+  std::vector<T> dy(kChunk * kLanes), du(kChunk * kLanes), ddt(kChunk * kLanes);
+  std::vector<T> dB(kChunk * N), dC(kChunk * N);
+  T dD[kLanes] = {}, dbias[kLanes] = {};
+  Tile<T> tile(N);
+  const int64_t row0 = blk.b * p.dim + blk.d0;
+  const int64_t part0 = ((blk.b * p.groups + blk.g) * p.blocks_per_group() + blk.j) * N * L;
+
+  for (int64_t c = n_chunks - 1; c >= 0; --c) {
+    const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
+    tile.load(p, blk, l0, steps);
+    for (int64_t i = 0; i < N * kLanes; ++i) h0[i] = T(0);
+    for (int64_t w = 0; w < blk.lanes; ++w)
+      for (int64_t n = 0; n < N; ++n) h0[n * kLanes + w] = checkpoints[((row0 + w) * n_chunks + c) * N + n];
+    h = h0;
+    scan_tile(tile, a.data(), steps, N, h.data(), y.data(), states.data(), decays.data());
+
+    // Output stage: dy = d(out)/d(y) * dout, dz, dD and the direct u term.
+    load_tile(dout + row0 * L, L, l0, steps, blk.lanes, dy.data());
+    for (int64_t w = 0; w < blk.lanes; ++w) {
+      const T Dw = p.D ? p.D[blk.d0 + w] : T(0);
+      const T* z = p.z ? p.z + (row0 + w) * L + l0 : nullptr;
+      T* dz = p.z ? g.dz + (row0 + w) * L + l0 : nullptr;
+      for (int64_t t = 0; t < steps; ++t) {
+        const int64_t i = t * kLanes + w;
+        if (z) {
+          const T s = sigmoid(z[t]);
+          const T full = y[i] + Dw * tile.u[i];
+          dz[t] = dy[i] * full * s * (T(1) + z[t] * (T(1) - s));
+          dy[i] *= z[t] * s;
+        }
+        dD[w] += dy[i] * tile.u[i];
+        du[i] = dy[i] * Dw;
+      }
+    }
+    for (int64_t i = blk.lanes; i < kLanes; ++i)
+      for (int64_t t = 0; t < steps; ++t) dy[t * kLanes + i] = T(0);
+
+    // Reverse walk through the tile. dh enters step t holding exp(dt_{t+1} A) * dL/dh_{t+1}.
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const T* dt = tile.dt.data() + t * kLanes;
+      const T* u = tile.u.data() + t * kLanes;
+      const T* dyt = dy.data() + t * kLanes;
+      T ddt_w[kLanes] = {}, du_w[kLanes] = {};
+      for (int64_t n = 0; n < N; ++n) {
+        const T bn = tile.B[t * N + n];
+        const T cn = tile.C[t * N + n];
+        const T* an = a.data() + n * kLanes;
+        const T* hn = states.data() + (t * N + n) * kLanes;
+        const T* hprev = t > 0 ? states.data() + ((t - 1) * N + n) * kLanes : h0.data() + n * kLanes;
+        const T* en = decays.data() + (t * N + n) * kLanes;
+        T* dhn = dh.data() + n * kLanes;
+        T* dAn = dA.data() + n * kLanes;
+        T sum_c = T(0), sum_b = T(0);
+#pragma omp simd reduction(+ : sum_c, sum_b)
+        for (int64_t w = 0; w < kLanes; ++w) {
+          const T grad_h = dhn[w] + dyt[w] * cn;
+          sum_c += dyt[w] * hn[w];
+          const T grad_decay = grad_h * en[w] * hprev[w];
+          dAn[w] += grad_decay * dt[w];
+          ddt_w[w] += grad_decay * an[w] + grad_h * bn * u[w];
+          du_w[w] += grad_h * bn * dt[w];
+          sum_b += grad_h * dt[w] * u[w];
+          dhn[w] = grad_h * en[w];
+        }
+        dC[t * N + n] = sum_c;
+        dB[t * N + n] = sum_b;
+      }
+      for (int64_t w = 0; w < kLanes; ++w) {
+        du[t * kLanes + w] += du_w[w];
+        ddt[t * kLanes + w] = ddt_w[w];
+      }
+    }
+    if (p.delta_softplus)
+      for (int64_t i = 0; i < steps * kLanes; ++i) ddt[i] *= sigmoid(tile.dt_raw[i]);
+    for (int64_t w = 0; w < kLanes; ++w)
+      for (int64_t t = 0; t < steps; ++t) dbias[w] += ddt[t * kLanes + w];
+    store_tile(du.data(), L, l0, steps, blk.lanes, g.du + row0 * L);
+    store_tile(ddt.data(), L, l0, steps, blk.lanes, g.ddelta + row0 * L);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t t = 0; t < steps; ++t) {
+        g.dB[part0 + n * L + l0 + t] = dB[t * N + n];
+        g.dC[part0 + n * L + l0 + t] = dC[t * N + n];
+      }
+  }
+  for (int64_t w = 0; w < blk.lanes; ++w) {
+    for (int64_t n = 0; n < N; ++n) g.dA[(row0 + w) * N + n] = dA[n * kLanes + w];
+    g.dD[row0 + w] = dD[w];
+    g.ddelta_bias[row0 + w] = dbias[w];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tensor-level entry points. The Python layer validates shapes and dtypes with readable messages; the checks here
+// guard the raw op against misuse.
+
+void check_input(const torch::Tensor& t, const char* name, int64_t rank) {
+  TORCH_CHECK(t.device().is_cpu(), "selective_scan (compiled CPU kernel): ", name, " must be a CPU tensor, got ",
+              t.device());
+  TORCH_CHECK(t.dim() == rank, "selective_scan (compiled CPU kernel): ", name, " must have ", rank,
+              " dimensions, got shape ", t.sizes());
+  TORCH_CHECK(t.is_contiguous(), "selective_scan (compiled CPU kernel): ", name,
+              " must be contiguous (call .contiguous() first)");
+}
+
+torch::ScalarType compute_type(const torch::Tensor& u) {
+  return u.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+}
+
+torch::Tensor as_compute(const torch::Tensor& t, torch::ScalarType type) { return t.to(type).contiguous(); }
+
+c10::optional<torch::Tensor> as_compute(const c10::optional<torch::Tensor>& t, torch::ScalarType type) {
+  if (!t.has_value()) return c10::nullopt;
+  return t->to(type).contiguous();
+}
+
+template <typename T>
+Problem<T> make_problem(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A,
+                        const torch::Tensor& B, const torch::Tensor& C, const c10::optional<torch::Tensor>& D,
+                        const c10::optional<torch::Tensor>& z, const c10::optional<torch::Tensor>& delta_bias,
+                        bool delta_softplus) {
+  Problem<T> p;
+  p.u = u.data_ptr<T>();
+  p.delta = delta.data_ptr<T>();
+  p.A = A.data_ptr<T>();
+  p.B = B.data_ptr<T>();
+  p.C = C.data_ptr<T>();
+  p.D = D.has_value() ? D->data_ptr<T>() : nullptr;
+  p.z = z.has_value() ? z->data_ptr<T>() : nullptr;
+  p.delta_bias = delta_bias.has_value() ? delta_bias->data_ptr<T>() : nullptr;
+  p.batch = u.size(0);
+  p.dim = u.size(1);
+  p.len = u.size(2);
+  p.dstate = A.size(1);
+  p.groups = B.size(1);
+  p.delta_softplus = delta_softplus;
+  return p;
+}
+
+void check_problem(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A,
+                   const torch::Tensor& B, const torch::Tensor& C) {
+  check_input(u, "u", 3);
+  check_input(delta, "delta", 3);
+  check_input(A, "A", 2);
+  check_input(B, "B", 4);
+  check_input(C, "C", 4);
+  TORCH_CHECK(delta.sizes() == u.sizes(), "selective_scan: delta shape ", delta.sizes(), " != u shape ", u.sizes());
+  TORCH_CHECK(A.size(0) == u.size(1), "selective_scan: A has ", A.size(0), " rows, u has ", u.size(1), " channels");
+  TORCH_CHECK(B.sizes() == C.sizes(), "selective_scan: B shape ", B.sizes(), " != C shape ", C.sizes());
+  TORCH_CHECK(B.size(0) == u.size(0) && B.size(2) == A.size(1) && B.size(3) == u.size(2),
+              "selective_scan: B shape ", B.sizes(), " does not fit (batch, groups, dstate, len) = (", u.size(0),
+              ", G, ", A.size(1), ", ", u.size(2), ")");
+  TORCH_CHECK(B.size(1) >= 1 && u.size(1) % B.size(1) == 0, "selective_scan: ", u.size(1),
+              " channels cannot be split into ", B.size(1), " groups");
+}
+
+// Returns {out, last_state, checkpoints}. out has u's dtype; the states are float (double for double input).
+// checkpoints (batch, dim, ceil(len / 64), dstate) is empty unless save_checkpoints.
+std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const torch::Tensor& delta_in,
+                                              const torch::Tensor& A_in, const torch::Tensor& B_in,
+                                              const torch::Tensor& C_in, const c10::optional<torch::Tensor>& D_in,
+                                              const c10::optional<torch::Tensor>& z_in,
+                                              const c10::optional<torch::Tensor>& bias_in, bool delta_softplus,
+                                              bool save_checkpoints) {
+  check_problem(u_in, delta_in, A_in, B_in, C_in);
+  const auto type = compute_type(u_in);
+  const auto u = as_compute(u_in, type), delta = as_compute(delta_in, type), A = as_compute(A_in, type);
+  const auto B = as_compute(B_in, type), C = as_compute(C_in, type);
+  const auto D = as_compute(D_in, type), z = as_compute(z_in, type), bias = as_compute(bias_in, type);
+  const auto opts = u.options();
+  auto out = torch::empty_like(u);
+  auto last_state = torch::empty({u.size(0), u.size(1), A.size(1)}, opts);
+  const int64_t n_chunks = (u.size(2) + kChunk - 1) / kChunk;
+  auto checkpoints = save_checkpoints ? torch::empty({u.size(0), u.size(1), n_chunks, A.size(1)}, opts)
+                                      : torch::empty({0}, opts);
+  AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_fwd", [&] {
+    const auto p = make_problem<scalar_t>(u, delta, A, B, C, D, z, bias, delta_softplus);
+    scalar_t* out_ptr = out.data_ptr<scalar_t>();
+    scalar_t* last_ptr = last_state.data_ptr<scalar_t>();
+    scalar_t* ckpt_ptr = save_checkpoints ? checkpoints.data_ptr<scalar_t>() : nullptr;
+    at::parallel_for(0, p.n_tasks(), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) forward_block(p, block_of(p, task), out_ptr, last_ptr, ckpt_ptr);
+    });
+  });
+  return {out.to(u_in.scalar_type()), last_state, checkpoints};
+}
+
+// Returns {du, ddelta, dA, dB, dC, dD, dz, ddelta_bias}, each in its input's dtype; gradients of absent optional
+// inputs are empty tensors.
+std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, const torch::Tensor& u_in,
+                                              const torch::Tensor& delta_in, const torch::Tensor& A_in,
+                                              const torch::Tensor& B_in, const torch::Tensor& C_in,
+                                              const c10::optional<torch::Tensor>& D_in,
+                                              const c10::optional<torch::Tensor>& z_in,
+                                              const c10::optional<torch::Tensor>& bias_in, bool delta_softplus,
+                                              const torch::Tensor& checkpoints_in) {
+  check_problem(u_in, delta_in, A_in, B_in, C_in);
+  check_input(dout_in, "dout", 3);
+  TORCH_CHECK(dout_in.sizes() == u_in.sizes(), "selective_scan: dout shape ", dout_in.sizes(), " != u shape ",
+              u_in.sizes());
+  const int64_t n_chunks = (u_in.size(2) + kChunk - 1) / kChunk;
+  TORCH_CHECK(checkpoints_in.dim() == 4 && checkpoints_in.size(0) == u_in.size(0) &&
+                  checkpoints_in.size(1) == u_in.size(1) && checkpoints_in.size(2) == n_chunks &&
+                  checkpoints_in.size(3) == A_in.size(1),
+              "selective_scan: checkpoints of shape ", checkpoints_in.sizes(),
+              " do not come from a forward pass with save_checkpoints on these inputs");
+  const auto type = compute_type(u_in);
+  const auto u = as_compute(u_in, type), delta = as_compute(delta_in, type), A = as_compute(A_in, type);
+  const auto B = as_compute(B_in, type), C = as_compute(C_in, type);
+  const auto D = as_compute(D_in, type), z = as_compute(z_in, type), bias = as_compute(bias_in, type);
+  const auto dout = as_compute(dout_in, type), checkpoints = as_compute(checkpoints_in, type);
+  const auto opts = u.options();
+  const int64_t batch = u.size(0), dim = u.size(1), len = u.size(2), N = A.size(1), groups = B.size(1);
+  const int64_t blocks = (dim / groups + kLanes - 1) / kLanes;
+  auto du = torch::empty_like(u), ddelta = torch::empty_like(u);
+  auto dz = z.has_value() ? torch::empty_like(u) : torch::empty({0}, opts);
+  auto dA = torch::empty({batch, dim, N}, opts);
+  auto dD = torch::empty({batch, dim}, opts), dbias = torch::empty({batch, dim}, opts);
+  auto dB = torch::empty({batch, groups, blocks, N, len}, opts), dC = torch::empty_like(dB);
+  AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_bwd", [&] {
+    const auto p = make_problem<scalar_t>(u, delta, A, B, C, D, z, bias, delta_softplus);
+    Grads<scalar_t> g{du.data_ptr<scalar_t>(),     ddelta.data_ptr<scalar_t>(),
+                      z.has_value() ? dz.data_ptr<scalar_t>() : nullptr,
+                      dA.data_ptr<scalar_t>(),     dD.data_ptr<scalar_t>(),
+                      dbias.data_ptr<scalar_t>(),  dB.data_ptr<scalar_t>(),
+                      dC.data_ptr<scalar_t>()};
+    const scalar_t* dout_ptr = dout.data_ptr<scalar_t>();
+    const scalar_t* ckpt_ptr = checkpoints.data_ptr<scalar_t>();
+    at::parallel_for(0, p.n_tasks(), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g);
+    });
+  });
+  auto empty = torch::empty({0}, u_in.options());
+  return {du.to(u_in.scalar_type()),
+          ddelta.to(delta_in.scalar_type()),
+          dA.sum(0).to(A_in.scalar_type()),
+          dB.sum(2).to(B_in.scalar_type()),
+          dC.sum(2).to(C_in.scalar_type()),
+          D_in.has_value() ? dD.sum(0).to(D_in->scalar_type()) : empty,
+          z_in.has_value() ? dz.to(z_in->scalar_type()) : empty,
+          bias_in.has_value() ? dbias.sum(0).to(bias_in->scalar_type()) : empty};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "mamba-monai selective scan CPU kernel";
+  m.def("fwd", &selective_scan_fwd, "selective scan forward (CPU)");
+  m.def("bwd", &selective_scan_bwd, "selective scan backward (CPU)");
+  m.def("threads", [] { return at::get_num_threads(); }, "threads used by at::parallel_for");
+  m.def("chunk_size", [] { return kChunk; }, "time steps between backward checkpoints");
+}

@@ -1,0 +1,1 @@
+"""mamba_monai.networks.blocks."""

@@ -1,0 +1,69 @@
+"""Choice of selective-scan backend per call: by device and by ``MAMBA_MONAI_SCAN_BACKEND``.
+
+``auto`` (default): ``mamba_ssm`` for CUDA tensors, ``compiled`` for CPU tensors, each falling back to ``reference``
+with one warning that names what is missing. Naming a backend forces it: if it cannot run, the call raises.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+from mamba_monai.ops.compiled import kernel_unavailable_reason
+from mamba_monai.ops.cuda import mamba_ssm_unavailable_reason
+
+__all__ = ["BACKEND_ENV", "BACKEND_CHOICES", "requested_backend", "resolve_backend"]
+
+BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
+BACKEND_CHOICES = ("auto", "compiled", "reference", "mamba_ssm")
+_warned: set[str] = set()
+
+
+def requested_backend() -> str:
+    """The backend asked for by the environment (``auto`` when unset)."""
+    value = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    if value not in BACKEND_CHOICES:
+        raise ValueError(f"{BACKEND_ENV}={value!r} is not one of {', '.join(BACKEND_CHOICES)}")
+    return value
+
+
+def _fallback(reason: str) -> str:
+    if reason not in _warned:
+        _warned.add(reason)
+        warnings.warn(
+            f"mamba_monai: {reason}. Falling back to the slow pure-PyTorch 'reference' selective scan "
+            f"(set {BACKEND_ENV}=reference to silence this warning).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return "reference"
+
+
+def resolve_backend(device: torch.device) -> str:
+    """Name of the backend that runs a scan on ``device``: ``compiled``, ``reference`` or ``mamba_ssm``."""
+    requested = requested_backend()
+    if requested == "reference":
+        return "reference"
+    if device.type == "cuda":
+        if requested == "compiled":
+            raise RuntimeError(f"{BACKEND_ENV}=compiled runs on CPU only, but the inputs are on {device}")
+        reason = mamba_ssm_unavailable_reason()
+        if reason is None:
+            return "mamba_ssm"
+        if requested == "mamba_ssm":
+            raise RuntimeError(f"{BACKEND_ENV}=mamba_ssm, but {reason}")
+        return _fallback(reason)
+    if device.type != "cpu":
+        if requested != "auto":
+            raise RuntimeError(f"{BACKEND_ENV}={requested} cannot run on {device}")
+        return _fallback(f"no fast selective-scan kernel for device type '{device.type}'")
+    if requested == "mamba_ssm":
+        raise RuntimeError(f"{BACKEND_ENV}=mamba_ssm needs CUDA tensors, but the inputs are on {device}")
+    reason = kernel_unavailable_reason()
+    if reason is None:
+        return "compiled"
+    if requested == "compiled":
+        raise RuntimeError(f"{BACKEND_ENV}=compiled, but {reason}")
+    return _fallback(reason)

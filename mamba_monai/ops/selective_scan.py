@@ -1,0 +1,72 @@
+"""Public selective-scan function, a drop-in for ``mamba_ssm.ops.selective_scan_interface.selective_scan_fn``."""
+
+from __future__ import annotations
+
+import torch
+
+from mamba_monai.ops import registration  # noqa: F401 - registers torch.ops.mamba_monai.*
+from mamba_monai.ops.backends import resolve_backend
+from mamba_monai.ops.reference import selective_scan_ref
+from mamba_monai.ops.validation import check_scan_inputs
+
+__all__ = ["selective_scan_fn"]
+
+
+def _contiguous(t: torch.Tensor | None) -> torch.Tensor | None:
+    return t.contiguous() if t is not None else None
+
+
+def selective_scan_fn(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+):
+    """Selective scan (Mamba's S6 recurrence), same arguments and shapes as mamba-ssm's ``selective_scan_fn``.
+
+    ``h_t = exp(dt_t A) h_{t-1} + dt_t B_t u_t``, ``y_t = C_t h_t + D u_t``, output ``y * silu(z)``, with
+    ``dt = softplus(delta + delta_bias)`` when ``delta_softplus``.
+
+    Args:
+        u: input, (batch, dim, len).
+        delta: time steps, (batch, dim, len).
+        A: real state matrix, (dim, dstate).
+        B: (batch, dstate, len), or grouped (batch, groups, dstate, len): channel d uses group d // (dim / groups).
+        C: same shape as B.
+        D: skip weight, (dim,).
+        z: gate, (batch, dim, len).
+        delta_bias: (dim,), added to delta before the softplus.
+        delta_softplus: apply softplus to delta.
+        return_last_state: also return the final state, (batch, dim, dstate), float32 (no gradient flows through it).
+
+    The backend (compiled C++ kernel on CPU, mamba-ssm's kernel on CUDA, or the pure-PyTorch reference) is chosen per
+    call; ``MAMBA_MONAI_SCAN_BACKEND`` forces one. fp16/bf16 inputs are accumulated in fp32.
+
+    Raises:
+        ValueError: the inputs do not form a selective scan; the message names the argument and the shapes.
+    """
+    check_scan_inputs(u, delta, A, B, C, D, z, delta_bias)
+    backend = resolve_backend(u.device)
+    if backend == "reference":
+        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if B.dim() == 3:
+        B, C = B.unsqueeze(1), C.unsqueeze(1)
+    out, last_state, _, _ = torch.ops.mamba_monai.selective_scan_fwd(
+        u.contiguous(),
+        delta.contiguous(),
+        A.contiguous(),
+        B.contiguous(),
+        C.contiguous(),
+        _contiguous(D),
+        _contiguous(z),
+        _contiguous(delta_bias),
+        bool(delta_softplus),
+        backend,
+    )
+    return (out, last_state) if return_last_state else out
