@@ -570,15 +570,15 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
       for (int64_t task = begin; task < end; ++task) backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g);
     });
   });
-  auto empty = torch::empty({0}, u_in.options());
+  auto empty = [&] { return torch::empty({0}, u_in.options()); };  // a new one each time: outputs may not alias
   return {du.to(u_in.scalar_type()),
           ddelta.to(delta_in.scalar_type()),
           dA.sum(0).to(A_in.scalar_type()),
           dB.sum(2).to(B_in.scalar_type()),
           dC.sum(2).to(C_in.scalar_type()),
-          D_in.has_value() ? dD.sum(0).to(D_in->scalar_type()) : empty,
-          z_in.has_value() ? dz.to(z_in->scalar_type()) : empty,
-          bias_in.has_value() ? dbias.sum(0).to(bias_in->scalar_type()) : empty};
+          D_in.has_value() ? dD.sum(0).to(D_in->scalar_type()) : empty(),
+          z_in.has_value() ? dz.to(z_in->scalar_type()) : empty(),
+          bias_in.has_value() ? dbias.sum(0).to(bias_in->scalar_type()) : empty()};
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ the CPU's feature flags, so a cache shared between different machines never hand
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import platform
 import shutil
@@ -56,6 +57,8 @@ def _compile_flags() -> list[str]:
 
 
 def _build() -> ModuleType:
+    # cpp_extension warns at import that no CUDA runtime is found: irrelevant to this CPU-only build
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     from torch.utils import cpp_extension
 
     compiler = os.environ.get("CXX", "c++")

@@ -65,17 +65,18 @@ def mamba_ssm_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, sta
     du, ddelta, dA, dB, dC, dD, ddelta_bias, *rest = kernel.bwd(
         u, delta, A, B, C, D_f, z, bias_f, dout, states, out, None, delta_softplus, False
     )
-    empty = u.new_empty(0)
-    dz = rest[0] if z is not None else empty
+    def empty():  # a new tensor each time: custom-op outputs may not alias each other
+        return u.new_empty(0)
+
     return [
         du,
         ddelta,
         dA,
         dB.to(B.dtype),
         dC.to(C.dtype),
-        dD.to(D.dtype) if D is not None else empty,
-        dz,
-        ddelta_bias.to(delta_bias.dtype) if delta_bias is not None else empty,
+        dD.to(D.dtype) if D is not None else empty(),
+        rest[0] if z is not None else empty(),
+        ddelta_bias.to(delta_bias.dtype) if delta_bias is not None else empty(),
     ]
 
 

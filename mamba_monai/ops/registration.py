@@ -115,7 +115,8 @@ def _selective_scan_bwd_fake(dout, u, delta, A, B, C, D, z, delta_bias, delta_so
 
 def _setup_context(ctx, inputs, output):
     u, delta, A, B, C, D, z, delta_bias, delta_softplus, backend = inputs
-    _, _, saved, out_before_gate = output
+    _, last_state, saved, out_before_gate = output
+    ctx.mark_non_differentiable(last_state, saved, out_before_gate)
     ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, saved, out_before_gate)
     ctx.delta_softplus = delta_softplus
     ctx.backend = backend

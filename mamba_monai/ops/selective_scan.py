@@ -51,7 +51,8 @@ def selective_scan_fn(
     Raises:
         ValueError: the inputs do not form a selective scan; the message names the argument and the shapes.
     """
-    check_scan_inputs(u, delta, A, B, C, D, z, delta_bias)
+    if not torch.jit.is_tracing():  # under tracing the shapes are constants; the kernel still checks them
+        check_scan_inputs(u, delta, A, B, C, D, z, delta_bias)
     backend = resolve_backend(u.device)
     if backend == "reference":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)

@@ -1,0 +1,70 @@
+"""The ``mamba-monai`` command line (python-fire). ``mamba-monai --help`` and ``mamba-monai COMMAND --help``."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import fire
+
+__all__ = ["MambaMonaiCLI", "main"]
+
+
+class MambaMonaiCLI:
+    """Tools of mamba-monai: environment report, kernel build, benchmarks."""
+
+    def info(self) -> None:
+        """Print versions and which selective-scan backends can run here (builds the CPU kernel if needed)."""
+        import monai
+        import torch
+
+        import mamba_monai
+        from mamba_monai.ops.backends import BACKEND_ENV, requested_backend
+        from mamba_monai.ops.compiled import kernel_unavailable_reason
+        from mamba_monai.ops.cuda import mamba_ssm_unavailable_reason
+
+        compiled = kernel_unavailable_reason()
+        cuda = torch.cuda.is_available()
+        report = {
+            "mamba_monai": mamba_monai.__version__,
+            "torch": torch.__version__,
+            "monai": monai.__version__,
+            "cuda_available": cuda,
+            BACKEND_ENV: requested_backend(),
+            "compiled_cpu_kernel": "available" if compiled is None else compiled,
+            "mamba_ssm_cuda_kernel": (mamba_ssm_unavailable_reason() or "available") if cuda else "no CUDA device",
+        }
+        for key, value in report.items():
+            print(f"{key:26s} {value}")
+
+    def build_kernel(self, verbose: bool = False) -> None:
+        """Compile the C++ selective-scan CPU kernel now (otherwise it is built on first use).
+
+        Args:
+            verbose: show the compiler's output.
+        """
+        import os
+
+        if verbose:
+            os.environ["MAMBA_MONAI_VERBOSE_BUILD"] = "1"
+        from mamba_monai.ops.compiled import load_kernel
+
+        module = load_kernel()
+        print(f"built {module.__name__} ({module.__file__}); threads: {module.threads()}")
+
+    def bench_scan(self, *args: str) -> None:
+        """Run scripts/bench_scan.py (source checkout only) with the given arguments; see its --help."""
+        script = Path(__file__).resolve().parents[1] / "scripts" / "bench_scan.py"
+        if not script.is_file():
+            raise SystemExit(f"{script} not found: benchmarks ship with the source checkout, not the wheel")
+        sys.argv = [str(script), *map(str, args)]
+        runpy.run_path(str(script), run_name="__main__")
+
+
+def main() -> None:
+    fire.Fire(MambaMonaiCLI, name="mamba-monai")
+
+
+if __name__ == "__main__":
+    main()
