@@ -1,1 +1,26 @@
-"""mamba_monai.networks.blocks."""
+"""Reusable layers: scan orders, the selective SSM core, SS2D and 3D Mamba mixers."""
+
+from mamba_monai.networks.blocks.mamba3d import Mamba3DMixer
+from mamba_monai.networks.blocks.scan_orders import (
+    CrossScan2D,
+    RasterScan,
+    ScanOrder,
+    SliceScan2D,
+    TriOrientedScan3D,
+    scan_order_from_name,
+)
+from mamba_monai.networks.blocks.selective_ssm import MultiDirectionSSM, dt_bias_init
+from mamba_monai.networks.blocks.ss2d import SS2D
+
+__all__ = [
+    "CrossScan2D",
+    "Mamba3DMixer",
+    "MultiDirectionSSM",
+    "RasterScan",
+    "SS2D",
+    "ScanOrder",
+    "SliceScan2D",
+    "TriOrientedScan3D",
+    "dt_bias_init",
+    "scan_order_from_name",
+]
