@@ -45,9 +45,14 @@ class ScanOrder:
     def check_shape(self, spatial_shape: Sequence[int]) -> None:
         """Raise ValueError if this order cannot scan a map of the given spatial shape.
 
+        Skipped while ``torch.jit.trace`` records a graph (the sizes are then traced values and the checks would
+        only emit TracerWarnings; a shape this order cannot handle still fails in a reshape).
+
         Args:
             spatial_shape: the spatial sizes of the map, e.g. ``(H, W)`` or ``(D, H, W)``.
         """
+        if torch.jit.is_tracing():
+            return
         shape = tuple(spatial_shape)
         if len(shape) != self.spatial_dims:
             raise ValueError(
@@ -149,6 +154,8 @@ class ScanOrder:
     def _check_sequences(self, y: torch.Tensor, spatial_shape: Sequence[int]) -> tuple[int, ...]:
         shape = tuple(spatial_shape)
         self.check_shape(shape)
+        if torch.jit.is_tracing():
+            return shape
         length = math.prod(shape)
         if y.dim() != 4 or y.shape[1] != self.num_directions or y.shape[3] != length:
             raise ValueError(
@@ -369,7 +376,8 @@ def scan_order_from_name(name: str, **kwargs) -> ScanOrder:
         spatial_dims = kwargs.pop("spatial_dims")
         if spatial_dims != cls.spatial_dims:
             raise ValueError(
-                f"scan order {name!r} ({cls.__name__}) scans {cls.spatial_dims}D maps, got spatial_dims={spatial_dims!r}"
+                f"scan order {name!r} ({cls.__name__}) scans {cls.spatial_dims}D maps, "
+                f"got spatial_dims={spatial_dims!r}"
             )
     try:
         return cls(**kwargs)
