@@ -1,6 +1,12 @@
 """Reusable layers: scan orders, the selective SSM core, SS2D and 3D Mamba mixers."""
 
+from mamba_monai.networks.blocks.eca import DepthwiseECA
+from mamba_monai.networks.blocks.gsc import GSC
 from mamba_monai.networks.blocks.mamba3d import Mamba3DMixer
+from mamba_monai.networks.blocks.mamba_layer import MambaLayer
+from mamba_monai.networks.blocks.mifa import MIFA
+from mamba_monai.networks.blocks.parallel_vssm import ParallelVSSM
+from mamba_monai.networks.blocks.psffn import PSFFN
 from mamba_monai.networks.blocks.scan_orders import (
     CrossScan2D,
     RasterScan,
@@ -11,9 +17,17 @@ from mamba_monai.networks.blocks.scan_orders import (
 )
 from mamba_monai.networks.blocks.selective_ssm import MultiDirectionSSM, dt_bias_init
 from mamba_monai.networks.blocks.ss2d import SS2D
+from mamba_monai.networks.blocks.ss2d_psffn import SS2DPSFFN
 
 __all__ = [
+    "GSC",
+    "MIFA",
+    "PSFFN",
+    "SS2DPSFFN",
     "CrossScan2D",
+    "DepthwiseECA",
+    "MambaLayer",
+    "ParallelVSSM",
     "Mamba3DMixer",
     "MultiDirectionSSM",
     "RasterScan",
