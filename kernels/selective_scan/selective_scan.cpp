@@ -5,6 +5,8 @@
 //   dt_t = softplus(delta_t + delta_bias)                      (softplus and bias optional)
 //
 // Layout: u, delta, z (batch, dim, len); A (dim, dstate); B, C (batch, groups, dstate, len); D, delta_bias (dim).
+// B and C are copied once per call to time-major (batch, groups, len, dstate), so a step's B_t, C_t are contiguous
+// and shared by every channel block of the group.
 //
 // Work is split over (batch, channel block) with at::parallel_for (OpenMP: build with -fopenmp). A block holds
 // kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
@@ -66,6 +68,29 @@ inline float fast_exp(float x) {
 
 inline double fast_exp(double x) { return std::exp(x); }
 
+// 2^x, vectorisable: x = n + f with f in [-1/2, 1/2], 2^f by its degree-6 Taylor polynomial (relative error
+// below 1.3e-7), 2^n built in the exponent. The scan computes exp(dt A) as 2^(dt (A log2 e)) with log2 e folded
+// into A once per block, which saves the range reduction of exp in the innermost loop.
+inline float fast_exp2(float x) {
+  x = x < -126.0f ? -126.0f : x;
+  x = x > 127.0f ? 127.0f : x;
+  const float shifter = 12582912.0f;
+  const float shifted = x + shifter;
+  const float n = shifted - shifter;
+  const int32_t n_int = float_to_bits(shifted) - 0x4B400000;
+  const float f = x - n;
+  float p = 1.5403530393381606e-4f;
+  p = p * f + 1.3333558146428443e-3f;
+  p = p * f + 9.6181291076284772e-3f;
+  p = p * f + 5.5504108664821580e-2f;
+  p = p * f + 2.4022650695910071e-1f;
+  p = p * f + 6.9314718055994531e-1f;
+  p = p * f + 1.0f;
+  return p * bits_to_float((n_int + 127) << 23);
+}
+
+inline double fast_exp2(double x) { return std::exp2(x); }
+
 // log(v) for normal v > 0, vectorisable: v = m 2^e with m in [sqrt(1/2), sqrt(2)), polynomial in (m - 1).
 inline float fast_log(float v) {
   const int32_t bits = float_to_bits(v);
@@ -112,8 +137,8 @@ struct Problem {
   const T* u;
   const T* delta;
   const T* A;
-  const T* B;
-  const T* C;
+  const T* B_time_major;  // (batch, groups, len, dstate): B_t of a group is contiguous
+  const T* C_time_major;
   const T* D;
   const T* z;
   const T* delta_bias;
@@ -169,9 +194,10 @@ void store_tile(const T* tile, int64_t len, int64_t l0, int64_t steps, int64_t l
 // Per-tile inputs shared by forward and backward: dt (after bias and softplus), the raw pre-softplus value, u, B, C.
 template <typename T>
 struct Tile {
-  std::vector<T> dt, dt_raw, u, B, C;
-  explicit Tile(int64_t dstate)
-      : dt(kChunk * kLanes), dt_raw(kChunk * kLanes), u(kChunk * kLanes), B(kChunk * dstate), C(kChunk * dstate) {}
+  std::vector<T> dt, dt_raw, u;
+  const T* B = nullptr;  // [t][n], points into the problem's time-major B
+  const T* C = nullptr;
+  Tile() : dt(kChunk * kLanes), dt_raw(kChunk * kLanes), u(kChunk * kLanes) {}
 
   void load(const Problem<T>& p, const Block& blk, int64_t l0, int64_t steps) {
     const int64_t row0 = (blk.b * p.dim + blk.d0) * p.len;
@@ -192,27 +218,25 @@ struct Tile {
     }
     for (int64_t i = blk.lanes; i < kLanes; ++i)  // padded lanes: dt = 0 keeps their state at zero
       for (int64_t t = 0; t < steps; ++t) dt_out[t * kLanes + i] = T(0);
-    const int64_t N = p.dstate;
-    const T* Bg = p.B + (blk.b * p.groups + blk.g) * N * p.len;
-    const T* Cg = p.C + (blk.b * p.groups + blk.g) * N * p.len;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t t = 0; t < steps; ++t) {
-        B[t * N + n] = Bg[n * p.len + l0 + t];
-        C[t * N + n] = Cg[n * p.len + l0 + t];
-      }
+    const int64_t offset = ((blk.b * p.groups + blk.g) * p.len + l0) * p.dstate;
+    B = p.B_time_major + offset;
+    C = p.C_time_major + offset;
   }
 };
 
-// A of the block's lanes, as [n][w]; padded lanes get 0.
+// A of the block's lanes, as [n][w], times `scale`; padded lanes get 0.
 template <typename T>
-std::vector<T> load_A(const Problem<T>& p, const Block& blk) {
+std::vector<T> load_A(const Problem<T>& p, const Block& blk, T scale = T(1)) {
   std::vector<T> a(p.dstate * kLanes, T(0));
   for (int64_t w = 0; w < blk.lanes; ++w)
-    for (int64_t n = 0; n < p.dstate; ++n) a[n * kLanes + w] = p.A[(blk.d0 + w) * p.dstate + n];
+    for (int64_t n = 0; n < p.dstate; ++n) a[n * kLanes + w] = p.A[(blk.d0 + w) * p.dstate + n] * scale;
   return a;
 }
 
-// Run the recurrence over one tile. h ([n][w]) is updated in place; y[t][w] receives <C_t, h_t>.
+constexpr double kLog2e = 1.4426950408889634;
+
+// Run the recurrence over one tile. a2 is A log2(e) as [n][w]; h ([n][w]) is updated in place; y[t][w] receives
+// <C_t, h_t>.
 // With `states`/`decays` non-null, h_t and exp(dt_t A) are kept as [t][n][w] for the backward pass.
 // NFixed > 0 makes dstate a compile-time constant (fully unrolled state loop); 0 reads it from N.
 template <typename T, int64_t NFixed, bool Keep>
@@ -221,8 +245,8 @@ void scan_tile_impl(const Tile<T>& tile, const T* __restrict__ a, int64_t steps,
   const int64_t N = NFixed > 0 ? NFixed : N_runtime;
   const T* __restrict__ dt_tile = tile.dt.data();
   const T* __restrict__ u_tile = tile.u.data();
-  const T* __restrict__ B_tile = tile.B.data();
-  const T* __restrict__ C_tile = tile.C.data();
+  const T* __restrict__ B_tile = tile.B;
+  const T* __restrict__ C_tile = tile.C;
   for (int64_t t = 0; t < steps; ++t) {
     const T* __restrict__ dt = dt_tile + t * kLanes;
     const T* __restrict__ u = u_tile + t * kLanes;
@@ -240,7 +264,7 @@ void scan_tile_impl(const Tile<T>& tile, const T* __restrict__ a, int64_t steps,
       T* __restrict__ hn = h + n * kLanes;
 #pragma omp simd
       for (int64_t w = 0; w < kLanes; ++w) {
-        const T decay = fast_exp(dt[w] * an[w]);
+        const T decay = fast_exp2(dt[w] * an[w]);
         const T hv = decay * hn[w] + dtu[w] * bn;
         hn[w] = hv;
         acc[w] += hv * cn;
@@ -298,11 +322,11 @@ void finish_output(const Problem<T>& p, const Block& blk, const Tile<T>& tile, i
 template <typename T>
 void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state, T* checkpoints) {
   const int64_t N = p.dstate, L = p.len, n_chunks = p.n_chunks();
-  const std::vector<T> a = load_A(p, blk);
+  const std::vector<T> a2 = load_A(p, blk, T(kLog2e));
   std::vector<T> h(N * kLanes, T(0));
   std::vector<T> y(kChunk * kLanes), zt(kChunk * kLanes);
   const std::vector<T> Dl = load_D(p, blk);
-  Tile<T> tile(N);
+  Tile<T> tile;
   const int64_t row0 = (blk.b * p.dim + blk.d0);
   for (int64_t c = 0; c < n_chunks; ++c) {
     const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
@@ -310,7 +334,7 @@ void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state,
       for (int64_t w = 0; w < blk.lanes; ++w)
         for (int64_t n = 0; n < N; ++n) checkpoints[((row0 + w) * n_chunks + c) * N + n] = h[n * kLanes + w];
     tile.load(p, blk, l0, steps);
-    scan_tile(tile, a.data(), steps, N, h.data(), y.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr));
+    scan_tile(tile, a2.data(), steps, N, h.data(), y.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr));
     finish_output(p, blk, tile, l0, steps, Dl, y.data(), zt.data());
     store_tile(y.data(), L, l0, steps, blk.lanes, out + row0 * L);
   }
@@ -335,14 +359,14 @@ struct Grads {
 template <typename T>
 void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const T* checkpoints, const Grads<T>& g) {
   const int64_t N = p.dstate, L = p.len, n_chunks = p.n_chunks();
-  const std::vector<T> a = load_A(p, blk);
+  const std::vector<T> a = load_A(p, blk), a2 = load_A(p, blk, T(kLog2e));
   std::vector<T> h0(N * kLanes), h(N * kLanes), y(kChunk * kLanes);
   std::vector<T> states(kChunk * N * kLanes), decays(kChunk * N * kLanes);
   std::vector<T> dh(N * kLanes, T(0)), dA(N * kLanes, T(0));
   std::vector<T> dy(kChunk * kLanes), du(kChunk * kLanes), ddt(kChunk * kLanes);
   std::vector<T> dB(kChunk * N), dC(kChunk * N);
   T dD[kLanes] = {}, dbias[kLanes] = {};
-  Tile<T> tile(N);
+  Tile<T> tile;
   const int64_t row0 = blk.b * p.dim + blk.d0;
   const int64_t part0 = ((blk.b * p.groups + blk.g) * p.blocks_per_group() + blk.j) * N * L;
 
@@ -353,7 +377,7 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
     for (int64_t w = 0; w < blk.lanes; ++w)
       for (int64_t n = 0; n < N; ++n) h0[n * kLanes + w] = checkpoints[((row0 + w) * n_chunks + c) * N + n];
     h = h0;
-    scan_tile(tile, a.data(), steps, N, h.data(), y.data(), states.data(), decays.data());
+    scan_tile(tile, a2.data(), steps, N, h.data(), y.data(), states.data(), decays.data());
 
     // Output stage: dy = d(out)/d(y) * dout, dz, dD and the direct u term.
     load_tile(dout + row0 * L, L, l0, steps, blk.lanes, dy.data());
@@ -456,15 +480,16 @@ c10::optional<torch::Tensor> as_compute(const c10::optional<torch::Tensor>& t, t
 
 template <typename T>
 Problem<T> make_problem(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A,
-                        const torch::Tensor& B, const torch::Tensor& C, const c10::optional<torch::Tensor>& D,
+                        const torch::Tensor& B_time_major, const torch::Tensor& C_time_major,
+                        const c10::optional<torch::Tensor>& D,
                         const c10::optional<torch::Tensor>& z, const c10::optional<torch::Tensor>& delta_bias,
                         bool delta_softplus) {
   Problem<T> p;
   p.u = u.data_ptr<T>();
   p.delta = delta.data_ptr<T>();
   p.A = A.data_ptr<T>();
-  p.B = B.data_ptr<T>();
-  p.C = C.data_ptr<T>();
+  p.B_time_major = B_time_major.data_ptr<T>();
+  p.C_time_major = C_time_major.data_ptr<T>();
   p.D = D.has_value() ? D->data_ptr<T>() : nullptr;
   p.z = z.has_value() ? z->data_ptr<T>() : nullptr;
   p.delta_bias = delta_bias.has_value() ? delta_bias->data_ptr<T>() : nullptr;
@@ -472,7 +497,7 @@ Problem<T> make_problem(const torch::Tensor& u, const torch::Tensor& delta, cons
   p.dim = u.size(1);
   p.len = u.size(2);
   p.dstate = A.size(1);
-  p.groups = B.size(1);
+  p.groups = B_time_major.size(1);
   p.delta_softplus = delta_softplus;
   return p;
 }
@@ -507,6 +532,7 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
   const auto u = as_compute(u_in, type), delta = as_compute(delta_in, type), A = as_compute(A_in, type);
   const auto B = as_compute(B_in, type), C = as_compute(C_in, type);
   const auto D = as_compute(D_in, type), z = as_compute(z_in, type), bias = as_compute(bias_in, type);
+  const auto B_tm = B.transpose(2, 3).contiguous(), C_tm = C.transpose(2, 3).contiguous();
   const auto opts = u.options();
   auto out = torch::empty_like(u);
   auto last_state = torch::empty({u.size(0), u.size(1), A.size(1)}, opts);
@@ -514,7 +540,7 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
   auto checkpoints = save_checkpoints ? torch::empty({u.size(0), u.size(1), n_chunks, A.size(1)}, opts)
                                       : torch::empty({0}, opts);
   AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_fwd", [&] {
-    const auto p = make_problem<scalar_t>(u, delta, A, B, C, D, z, bias, delta_softplus);
+    const auto p = make_problem<scalar_t>(u, delta, A, B_tm, C_tm, D, z, bias, delta_softplus);
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     scalar_t* last_ptr = last_state.data_ptr<scalar_t>();
     scalar_t* ckpt_ptr = save_checkpoints ? checkpoints.data_ptr<scalar_t>() : nullptr;
@@ -549,6 +575,7 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
   const auto B = as_compute(B_in, type), C = as_compute(C_in, type);
   const auto D = as_compute(D_in, type), z = as_compute(z_in, type), bias = as_compute(bias_in, type);
   const auto dout = as_compute(dout_in, type), checkpoints = as_compute(checkpoints_in, type);
+  const auto B_tm = B.transpose(2, 3).contiguous(), C_tm = C.transpose(2, 3).contiguous();
   const auto opts = u.options();
   const int64_t batch = u.size(0), dim = u.size(1), len = u.size(2), N = A.size(1), groups = B.size(1);
   const int64_t blocks = (dim / groups + kLanes - 1) / kLanes;
@@ -558,7 +585,7 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
   auto dD = torch::empty({batch, dim}, opts), dbias = torch::empty({batch, dim}, opts);
   auto dB = torch::empty({batch, groups, blocks, N, len}, opts), dC = torch::empty_like(dB);
   AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_bwd", [&] {
-    const auto p = make_problem<scalar_t>(u, delta, A, B, C, D, z, bias, delta_softplus);
+    const auto p = make_problem<scalar_t>(u, delta, A, B_tm, C_tm, D, z, bias, delta_softplus);
     Grads<scalar_t> g{du.data_ptr<scalar_t>(),     ddelta.data_ptr<scalar_t>(),
                       z.has_value() ? dz.data_ptr<scalar_t>() : nullptr,
                       dA.data_ptr<scalar_t>(),     dD.data_ptr<scalar_t>(),

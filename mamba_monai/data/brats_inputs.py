@@ -1,0 +1,110 @@
+"""Datalists that bundle configs ask for: a ready training datalist (synthetic demo data if none) and inference inputs."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from mamba_monai.data.brats import find_brats_cases, make_brats_datalist
+from mamba_monai.data.synthetic.brats import write_synthetic_brats
+
+__all__ = ["ensure_brats_datalist", "brats_inference_inputs"]
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_brats_datalist(
+    dataset_dir: str | os.PathLike,
+    datalist_path: str | os.PathLike,
+    synthetic_if_empty: bool = True,
+    n_cases: int = 12,
+    shape: tuple[int, int, int] = (96, 96, 64),
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    naming: str = "2021",
+) -> str:
+    """Return ``datalist_path``, writing it first if it does not exist.
+
+    An existing datalist is used as it is. Otherwise the BraTS case folders under ``dataset_dir`` are split into
+    training / validation / testing (seeded) and written as a Decathlon-style JSON. When ``dataset_dir`` holds no case
+    at all and ``synthetic_if_empty`` is set, synthetic BraTS-like cases are generated there first (the demo: see
+    :func:`mamba_monai.data.synthetic.write_synthetic_brats`), and a warning says so.
+
+    Args:
+        dataset_dir: folder of BraTS case folders (2021 or 2023 naming).
+        datalist_path: the datalist JSON to use or write.
+        synthetic_if_empty: generate synthetic demo cases when ``dataset_dir`` is missing or empty.
+        n_cases: number of synthetic cases.
+        shape: shape of the synthetic volumes.
+        val_fraction: fraction of the labelled cases for validation.
+        test_fraction: fraction of the labelled cases for testing.
+        seed: seed of the synthetic data and of the split.
+        naming: file naming of the synthetic cases ("2021" or "2023").
+    """
+    datalist_path = Path(datalist_path)
+    if datalist_path.is_file():
+        return str(datalist_path)
+    dataset_dir = Path(dataset_dir)
+    empty = not dataset_dir.is_dir() or not any(p for p in dataset_dir.rglob("*.nii*"))
+    if empty:
+        if not synthetic_if_empty:
+            raise ValueError(f"no datalist at '{datalist_path}' and no BraTS cases under '{dataset_dir}'")
+        logger.warning(
+            "No BraTS data under %s: writing %d SYNTHETIC demo cases of shape %s there (not real patients).",
+            dataset_dir,
+            n_cases,
+            tuple(shape),
+        )
+        write_synthetic_brats(dataset_dir, n_cases=n_cases, shape=tuple(shape), seed=seed, naming=naming)
+    make_brats_datalist(dataset_dir, datalist_path, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    logger.info("wrote datalist %s", datalist_path)
+    return str(datalist_path)
+
+
+def _is_nifti(path: Path) -> bool:
+    return path.name.endswith((".nii", ".nii.gz"))
+
+
+def brats_inference_inputs(input_path: str | os.PathLike) -> list[dict]:
+    """Inference inputs as ``[{"image": ...}, ...]`` from any of the forms users have.
+
+    Accepted: one 4-channel NIfTI file (channels FLAIR, T1, T1ce, T2, as MONAI Label sends); a folder of such files;
+    a folder of BraTS case folders (four modality files each, 2021 or 2023 naming; segmentations are ignored); a
+    Decathlon-style datalist JSON (its ``"testing"`` entries, else ``"validation"``).
+
+    Args:
+        input_path: file, folder or datalist JSON.
+
+    Raises:
+        ValueError: the path does not exist or holds none of the accepted forms (the message names it).
+    """
+    path = Path(input_path)
+    if not path.exists():
+        raise ValueError(f"inference input '{path}' does not exist")
+    if path.is_file() and path.suffix == ".json":
+        from monai.data import load_decathlon_datalist
+
+        for key in ("testing", "validation"):
+            try:
+                items = load_decathlon_datalist(str(path), data_list_key=key, base_dir=str(path.parent))
+            except ValueError:
+                continue
+            if items:
+                return [{"image": item["image"]} for item in items]
+        raise ValueError(f"datalist '{path}' has no 'testing' or 'validation' entries")
+    if path.is_file():
+        if not _is_nifti(path):
+            raise ValueError(f"inference input '{path}' is not a NIfTI file (.nii or .nii.gz)")
+        return [{"image": str(path)}]
+    files = sorted(p for p in path.iterdir() if p.is_file() and _is_nifti(p))
+    if files:
+        return [{"image": str(p)} for p in files]
+    try:
+        cases = find_brats_cases(path)
+    except ValueError as exc:
+        raise ValueError(
+            f"'{path}' holds neither 4-channel NIfTI files nor BraTS case folders ({exc})"
+        ) from exc
+    return [{"image": case["image"]} for case in cases]
