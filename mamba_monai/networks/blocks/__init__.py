@@ -16,6 +16,7 @@ from mamba_monai.networks.blocks.scan_orders import (
     scan_order_from_name,
 )
 from mamba_monai.networks.blocks.selective_ssm import MultiDirectionSSM, dt_bias_init
+from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
 from mamba_monai.networks.blocks.ss2d import SS2D
 from mamba_monai.networks.blocks.ss2d_psffn import SS2DPSFFN
 
@@ -32,6 +33,7 @@ __all__ = [
     "MultiDirectionSSM",
     "RasterScan",
     "SS2D",
+    "SqueezeExcitation",
     "ScanOrder",
     "SliceScan2D",
     "TriOrientedScan3D",

@@ -1,9 +1,30 @@
 """Networks, one file per family. Bundle configs reach them as ``mamba_monai.networks.nets.<Name>``."""
 
+from mamba_monai.networks.nets.medmamba import (
+    MEDMAMBA_VARIANTS,
+    MedMamba,
+    MedMambaBlock,
+    channel_shuffle_last,
+    convert_medmamba_state_dict,
+    medmamba_b,
+    medmamba_s,
+    medmamba_t,
+)
+from mamba_monai.networks.nets.medmamba_se import MedMambaSE, MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MICROSCOPIC_MAMBA_VARIANTS, MicroscopicMamba, MicroscopicMambaBlock
 from mamba_monai.networks.nets.segmamba import SegMamba, SegMambaEncoder
 
 __all__ = [
+    "MEDMAMBA_VARIANTS",
+    "MedMamba",
+    "MedMambaBlock",
+    "MedMambaSE",
+    "MedMambaSEBlock",
+    "channel_shuffle_last",
+    "convert_medmamba_state_dict",
+    "medmamba_b",
+    "medmamba_s",
+    "medmamba_t",
     "MICROSCOPIC_MAMBA_VARIANTS",
     "MicroscopicMamba",
     "MicroscopicMambaBlock",
