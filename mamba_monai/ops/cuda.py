@@ -53,7 +53,7 @@ def mamba_ssm_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
     last_state = states[:, :, -1, 1::2].clone()
     if z is not None:
         return rest[0], last_state, states, out
-    return out, last_state, states, u.new_empty(0)
+    return out, last_state, states, u.new_empty((0,))
 
 
 def mamba_ssm_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, states, out_before_gate):
@@ -66,7 +66,7 @@ def mamba_ssm_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, sta
         u, delta, A, B, C, D_f, z, bias_f, dout, states, out, None, delta_softplus, False
     )
     def empty():  # a new tensor each time: custom-op outputs may not alias each other
-        return u.new_empty(0)
+        return u.new_empty((0,))
 
     return [
         du,

@@ -48,12 +48,12 @@ def selective_scan_fwd(
     """Forward scan on contiguous inputs with grouped B, C (batch, groups, dstate, len)."""
     if backend == "compiled":
         out, last_state, checkpoints = load_kernel().fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, True)
-        return out, last_state, checkpoints, u.new_empty(0)
+        return out, last_state, checkpoints, u.new_empty((0,))
     if backend == "mamba_ssm":
         return tuple(mamba_ssm_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus))
     if backend == "reference":
         out, last_state = selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, True)
-        return out, last_state, u.new_empty(0, dtype=_state_dtype(u)), u.new_empty(0)
+        return out, last_state, u.new_empty((0,), dtype=_state_dtype(u)), u.new_empty((0,))
     raise ValueError(f"selective_scan: unknown backend {backend!r}")
 
 
@@ -67,8 +67,8 @@ def _selective_scan_fwd_fake(u, delta, A, B, C, D, z, delta_bias, delta_softplus
     elif backend == "mamba_ssm":
         saved = u.new_empty((batch, dim, (length + MAMBA_SSM_CHUNK - 1) // MAMBA_SSM_CHUNK, 2 * dstate), dtype=A.dtype)
     else:
-        saved = u.new_empty(0, dtype=state_dtype)
-    before_gate = torch.empty_like(u) if (backend == "mamba_ssm" and z is not None) else u.new_empty(0)
+        saved = u.new_empty((0,), dtype=state_dtype)
+    before_gate = torch.empty_like(u) if (backend == "mamba_ssm" and z is not None) else u.new_empty((0,))
     last_dtype = A.dtype if backend == "mamba_ssm" else state_dtype
     return torch.empty_like(u), u.new_empty((batch, dim, dstate), dtype=last_dtype), saved, before_gate
 
@@ -108,7 +108,7 @@ def selective_scan_bwd(
 @selective_scan_bwd.register_fake
 def _selective_scan_bwd_fake(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, out_before_gate, backend):
     def like(t):
-        return torch.empty_like(t) if t is not None else u.new_empty(0)
+        return torch.empty_like(t) if t is not None else u.new_empty((0,))
 
     return [like(t) for t in (u, delta, A, B, C, D, z, delta_bias)]
 

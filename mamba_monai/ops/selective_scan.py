@@ -12,8 +12,18 @@ from mamba_monai.ops.validation import check_scan_inputs
 __all__ = ["selective_scan_fn"]
 
 
-def _contiguous(t: torch.Tensor | None) -> torch.Tensor | None:
-    return t.contiguous() if t is not None else None
+def _overrides_torch_function(t: torch.Tensor) -> bool:
+    """True for subclasses like MetaTensor that intercept torch functions (not for fake/functional tensors)."""
+    return getattr(type(t).__torch_function__, "__func__", None) is not torch.Tensor.__torch_function__.__func__
+
+
+def _plain(t: torch.Tensor | None) -> torch.Tensor | None:
+    """Contiguous plain tensor: subclasses such as MONAI's MetaTensor are unwrapped (autograd is kept)."""
+    if t is None:
+        return None
+    if not torch.compiler.is_compiling() and _overrides_torch_function(t):
+        t = t.as_subclass(torch.Tensor)
+    return t.contiguous()
 
 
 def selective_scan_fn(
@@ -54,20 +64,12 @@ def selective_scan_fn(
     if not torch.jit.is_tracing():  # under tracing the shapes are constants; the kernel still checks them
         check_scan_inputs(u, delta, A, B, C, D, z, delta_bias)
     backend = resolve_backend(u.device)
+    u, delta, A, B, C, D, z, delta_bias = (_plain(t) for t in (u, delta, A, B, C, D, z, delta_bias))
     if backend == "reference":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if B.dim() == 3:
         B, C = B.unsqueeze(1), C.unsqueeze(1)
     out, last_state, _, _ = torch.ops.mamba_monai.selective_scan_fwd(
-        u.contiguous(),
-        delta.contiguous(),
-        A.contiguous(),
-        B.contiguous(),
-        C.contiguous(),
-        _contiguous(D),
-        _contiguous(z),
-        _contiguous(delta_bias),
-        bool(delta_softplus),
-        backend,
+        u, delta, A, B.contiguous(), C.contiguous(), D, z, delta_bias, bool(delta_softplus), backend
     )
     return (out, last_state) if return_last_state else out

@@ -94,3 +94,17 @@ def test_public_function_accepts_non_contiguous(backend):
     out = selective_scan_fn(u, t["delta"], t["A"], t["B"], t["C"], t["D"], t["z"], t["delta_bias"], True)
     ref = selective_scan_fn(**t, delta_softplus=True)
     assert torch.equal(out, ref)
+
+
+def test_meta_tensor_inputs(backend):
+    """MONAI's MetaTensor (what bundle transforms produce) goes through the op as a plain tensor."""
+    from monai.data import MetaTensor
+
+    backend("compiled")
+    t = make_inputs(batch=1, dim=8, length=12, dstate=4)
+    meta = {k: (MetaTensor(v) if v is not None and v.dim() == 3 else v) for k, v in t.items()}
+    out = selective_scan_fn(**meta, delta_softplus=True)
+    ref = selective_scan_fn(**t, delta_softplus=True)
+    assert torch.equal(out, ref)
+    out.sum().backward()
+    assert t["u"].grad is not None

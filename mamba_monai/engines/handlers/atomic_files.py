@@ -1,0 +1,68 @@
+"""Write files atomically (temporary file in the same folder, then ``os.replace``), so a reader never sees half a file.
+
+Handlers rewrite their outputs (plots, metric tables) while training runs; a viewer or a copy job that reads them at
+the same moment must see either the previous complete file or the new one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["save_figure_atomically", "write_bytes_atomically", "write_text_atomically"]
+
+
+def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (its folder is created if needed); returns the path.
+
+    Args:
+        path: destination file.
+        data: the complete content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; returns the path.
+
+    Args:
+        path: destination file.
+        text: the complete content.
+    """
+    return write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def save_figure_atomically(figure: Figure, path: str | os.PathLike, dpi: float | None = None) -> Path:
+    """Render a matplotlib figure to PNG with the Agg canvas and write it atomically; returns the path.
+
+    The figure is rendered by ``FigureCanvasAgg`` directly, so neither ``pyplot`` nor the session's backend is
+    involved (safe on headless machines and inside threads).
+
+    Args:
+        figure: a ``matplotlib.figure.Figure``.
+        path: destination ``.png`` file.
+        dpi: resolution; the figure's own when ``None``.
+    """
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return write_bytes_atomically(path, buffer.getvalue())
