@@ -12,7 +12,7 @@ from mamba_monai.data.brats import (
     find_brats_cases,
     make_brats_datalist,
 )
-from mamba_monai.data.brats_inputs import brats_inference_inputs, ensure_brats_datalist
+from mamba_monai.data.brats_inputs import brats_inference_inputs, brats_output_name, ensure_brats_datalist
 from mamba_monai.data.splits import split_indices, split_sizes
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "BRATS_NAMINGS",
     "brats_coding",
     "brats_inference_inputs",
+    "brats_output_name",
     "brats_file_name",
     "detect_brats_coding",
     "ensure_brats_datalist",

@@ -6,10 +6,12 @@ import logging
 import os
 from pathlib import Path
 
+import re
+
 from mamba_monai.data.brats import find_brats_cases, make_brats_datalist
 from mamba_monai.data.synthetic.brats import write_synthetic_brats
 
-__all__ = ["ensure_brats_datalist", "brats_inference_inputs"]
+__all__ = ["brats_inference_inputs", "brats_output_name", "ensure_brats_datalist"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +110,29 @@ def brats_inference_inputs(input_path: str | os.PathLike) -> list[dict]:
             f"'{path}' holds neither 4-channel NIfTI files nor BraTS case folders ({exc})"
         ) from exc
     return [{"image": case["image"]} for case in cases]
+
+
+_MODALITY_SUFFIX = re.compile(r"([_-](flair|t1ce|t1|t2|t2f|t1n|t1c|t2w|image4))$", re.IGNORECASE)
+
+
+def brats_output_name(metadict: dict, saver=None) -> dict:
+    """``output_name_formatter`` for ``SaveImaged``: name predictions after the case, not after its first modality.
+
+    ``BraTS2021_00000/BraTS2021_00000_flair.nii.gz`` -> subject ``BraTS2021_00000`` (so with ``output_postfix="seg"``
+    the file is ``BraTS2021_00000_seg.nii.gz``); a 4-channel file ``case_image4.nii.gz`` -> ``case``; other names keep
+    their stem.
+
+    Args:
+        metadict: the image's meta data (``filename_or_obj`` is used).
+        saver: the calling ``SaveImage`` (unused; part of MONAI's formatter signature).
+    """
+    source = metadict.get("filename_or_obj", "") if metadict else ""
+    if isinstance(source, (list, tuple)):
+        source = source[0] if source else ""
+    name = Path(str(source)).name
+    for ext in (".nii.gz", ".nii"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    subject = _MODALITY_SUFFIX.sub("", name) or name
+    return {"subject": subject, "idx": metadict.get("patch_index", None) if metadict else None}

@@ -1,1 +1,11 @@
-"""mamba_monai.metrics."""
+"""Metrics MONAI lacks: BraTS regions with the challenge's conventions, classification reports."""
+
+from mamba_monai.metrics.brats import (
+    BRATS_HD95_MAX,
+    BRATS_METRIC_QUANTITIES,
+    BRATS_REGION_NAMES,
+    BratsRegionMetric,
+    brats_dice_hd95,
+)
+
+__all__ = ["BRATS_HD95_MAX", "BRATS_METRIC_QUANTITIES", "BRATS_REGION_NAMES", "BratsRegionMetric", "brats_dice_hd95"]

@@ -73,8 +73,8 @@ class BratsRegionMetric(CumulativeIterationMetric):
 
     Args:
         region_names: one name per channel, used in the keys of ``aggregate()``. Defaults to ``("TC", "WT", "ET")``.
-        spacing: voxel spacing for HD95: a number (isotropic), one number per spatial dimension, or one such
-            sequence per case of a batch. ``None`` (default) reads it from the label's affine.
+        spacing: voxel spacing for HD95: a number (isotropic), one number per spatial dimension, or (for
+            batch-first input) one such sequence per case. ``None`` (default) reads it from the label's affine.
         quantities: what to compute, a subset of ``("dice", "hd95")``; HD95 is the expensive one (distance
             transforms), so a Dice-only metric can leave it out.
         hd95_max: HD95 when exactly one of the two masks of a region is empty. Defaults to ``BRATS_HD95_MAX``.

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
@@ -57,6 +58,7 @@ class SegmentationOverlayWriter:
         slice_axis: spatial axis across which to slice (0, 1 or 2; 2 is axial for RAS volumes).
         prefix: start of the file names.
         dpi: resolution of the PNG.
+        save_rank: in distributed evaluation, the rank that writes the PNGs (its first case is shown).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class SegmentationOverlayWriter:
         slice_axis: int = 2,
         prefix: str = "overlay",
         dpi: int = 100,
+        save_rank: int = 0,
     ) -> None:
         if every_n < 1:
             raise ValueError(f"SegmentationOverlayWriter: every_n must be >= 1, got {every_n}")
@@ -100,6 +103,7 @@ class SegmentationOverlayWriter:
         self.slice_axis = slice_axis
         self.prefix = prefix
         self.dpi = dpi
+        self.save_rank = save_rank
         self._captured: dict[str, Any] | None = None
 
     def attach(self, engine: Engine) -> None:
@@ -116,7 +120,7 @@ class SegmentationOverlayWriter:
         self._captured = None
 
     def _wanted(self, engine: Engine) -> bool:
-        return int(engine.state.epoch) % self.every_n == 0
+        return int(engine.state.epoch) % self.every_n == 0 and idist.get_rank() == self.save_rank
 
     def _iteration_completed(self, engine: Engine) -> None:
         if self._captured is None and self._wanted(engine):

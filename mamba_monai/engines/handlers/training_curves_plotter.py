@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from matplotlib.figure import Figure
@@ -49,6 +50,7 @@ class TrainingCurvesPlotter:
         title: figure title.
         loss_yscale: y scale of the loss panel, ``"linear"`` or ``"log"``.
         dpi: resolution of the PNG.
+        save_rank: in distributed training, the rank that writes the PNG (the history is kept on every rank).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class TrainingCurvesPlotter:
         title: str = "Training curves",
         loss_yscale: str = "linear",
         dpi: int = 100,
+        save_rank: int = 0,
     ) -> None:
         self.output_path = Path(output_path)
         if self.output_path.suffix.lower() != ".png":
@@ -75,6 +78,7 @@ class TrainingCurvesPlotter:
         self.title = title
         self.loss_yscale = loss_yscale
         self.dpi = dpi
+        self.save_rank = save_rank
         self.loss: list[tuple[int, float]] = []
         self.train_metrics: dict[str, list[tuple[int, float]]] = {}
         self.val_metrics: dict[str, list[tuple[int, float]]] = {}
@@ -111,14 +115,16 @@ class TrainingCurvesPlotter:
             _record(self.loss, epoch, self._loss_sum / self._loss_count)
         for name, value in scalar_metrics(engine.state.metrics).items():
             _record(self.train_metrics.setdefault(name, []), epoch, value)
-        self.write()
+        if idist.get_rank() == self.save_rank:
+            self.write()
 
     def _validation_completed(self, engine: Engine) -> None:
         # MONAI's evaluators report the trainer's epoch; a plain ignite evaluator restarts at 1, so ask the trainer
         epoch = int((engine if self._trainer is None else self._trainer).state.epoch)
         for name, value in scalar_metrics(engine.state.metrics).items():
             _record(self.val_metrics.setdefault(name, []), epoch, value)
-        self.write()
+        if idist.get_rank() == self.save_rank:
+            self.write()
 
     def write(self) -> Path:
         """Draw the recorded history and (re)write the PNG atomically; returns its path."""

@@ -1,11 +1,19 @@
 """Reusable layers: scan orders, the selective SSM core, SS2D and 3D Mamba mixers."""
 
 from mamba_monai.networks.blocks.eca import DepthwiseECA
+from mamba_monai.networks.blocks.genotype import (
+    DEFAULT_DECODER_DEPTHS,
+    DEFAULT_ENCODER_DEPTHS,
+    SLICE_CHOICES,
+    Genotype,
+    random_genotype,
+)
 from mamba_monai.networks.blocks.gsc import GSC
 from mamba_monai.networks.blocks.mamba3d import Mamba3DMixer
 from mamba_monai.networks.blocks.mamba_layer import MambaLayer
 from mamba_monai.networks.blocks.mifa import MIFA
 from mamba_monai.networks.blocks.parallel_vssm import ParallelVSSM
+from mamba_monai.networks.blocks.patch_expand import PatchExpand2D
 from mamba_monai.networks.blocks.psffn import PSFFN
 from mamba_monai.networks.blocks.scan_orders import (
     CrossScan2D,
@@ -21,6 +29,12 @@ from mamba_monai.networks.blocks.ss2d import SS2D
 from mamba_monai.networks.blocks.ss2d_psffn import SS2DPSFFN
 
 __all__ = [
+    "DEFAULT_DECODER_DEPTHS",
+    "DEFAULT_ENCODER_DEPTHS",
+    "SLICE_CHOICES",
+    "Genotype",
+    "PatchExpand2D",
+    "random_genotype",
     "GSC",
     "MIFA",
     "PSFFN",

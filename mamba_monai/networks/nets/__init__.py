@@ -13,6 +13,12 @@ from mamba_monai.networks.nets.medmamba import (
 from mamba_monai.networks.nets.medmamba_se import MedMambaSE, MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MICROSCOPIC_MAMBA_VARIANTS, MicroscopicMamba, MicroscopicMambaBlock
 from mamba_monai.networks.nets.segmamba import SegMamba, SegMambaEncoder
+from mamba_monai.networks.nets.slicemamba import (
+    SliceMamba,
+    SliceMambaBlock,
+    SliceMambaSupernet,
+    convert_slicemamba_state_dict,
+)
 
 __all__ = [
     "MEDMAMBA_VARIANTS",
@@ -30,4 +36,8 @@ __all__ = [
     "MicroscopicMambaBlock",
     "SegMamba",
     "SegMambaEncoder",
+    "SliceMamba",
+    "SliceMambaBlock",
+    "SliceMambaSupernet",
+    "convert_slicemamba_state_dict",
 ]
