@@ -12,7 +12,7 @@ __all__ = ["MambaMonaiCLI", "main"]
 
 
 class MambaMonaiCLI:
-    """Tools of mamba-monai: environment report, kernel build, benchmarks."""
+    """Tools of mamba-monai: environment report, kernel build, bundle demos, benchmarks."""
 
     def info(self) -> None:
         """Print versions and which selective-scan backends can run here (builds the CPU kernel if needed)."""
@@ -53,6 +53,22 @@ class MambaMonaiCLI:
         module = load_kernel()
         print(f"built {module.__name__} ({module.__file__}); threads: {module.threads()}")
 
+    def demo(self, bundle: str = "segmamba_brats", bundle_root: str | None = None, **overrides) -> None:
+        """Run a bundle's demo on synthetic data (generated if absent): train, evaluate, infer.
+
+        Args:
+            bundle: bundle name (segmamba_brats).
+            bundle_root: bundle folder; default bundles/<bundle> of this checkout. Outputs go below it.
+            overrides: any config override, e.g. --epochs 5.
+        """
+        if overrides.pop("help", False) or overrides.pop("h", False):  # fire hands --help to **overrides
+            print(self.demo.__doc__)
+            return
+        from mamba_monai.demo import run_demo
+
+        times = run_demo(bundle, bundle_root, **overrides)
+        print("\ndemo done in " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+
     def bench_scan(self, *args: str) -> None:
         """Run scripts/bench_scan.py (source checkout only) with the given arguments; see its --help."""
         script = Path(__file__).resolve().parents[1] / "scripts" / "bench_scan.py"
@@ -63,7 +79,7 @@ class MambaMonaiCLI:
 
 
 def main() -> None:
-    fire.Fire(MambaMonaiCLI, name="mamba-monai")
+    fire.Fire(MambaMonaiCLI(), name="mamba-monai")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "LUMA_WEIGHTS",
     "Image2DInfo",
     "image_2d_to_unit_chw",
     "image_format",
@@ -166,7 +167,9 @@ def read_image_2d(path: str | os.PathLike) -> tuple[np.ndarray, Image2DInfo]:
                     raise
                 array = _read_tiff(path)  # e.g. a compression PIL's libtiff lacks
     except Exception as error:
-        raise ValueError(f"cannot decode the pixels of '{path}' ({info.format}): {type(error).__name__}: {error}") from error
+        raise ValueError(
+            f"cannot decode the pixels of '{path}' ({info.format}): {type(error).__name__}: {error}"
+        ) from error
     array = array.reshape(array.shape[0], array.shape[1], -1)
     if array.shape != (info.height, info.width, info.channels):
         raise ValueError(
@@ -376,7 +379,7 @@ def _dicom_info(path: Path) -> Image2DInfo:
     if len(dims) < 2:
         raise ValueError(f"DICOM '{path}' holds no 2D image (dimensions {dims})")
     frames = int(np.prod(dims[2:])) if len(dims) > 2 else 1
-    dtype = np.dtype(_ITK_COMPONENT_DTYPES.get(image_io.GetComponentTypeAsString(image_io.GetComponentType()), "float32"))
+    dtype = _itk_component_dtype(image_io)
     bits = None
     if np.issubdtype(dtype, np.unsignedinteger):
         metadata = image_io.GetMetaDataDictionary()
@@ -396,6 +399,11 @@ _ITK_COMPONENT_DTYPES = {
 }
 
 
+def _itk_component_dtype(image_io) -> np.dtype:
+    name = image_io.GetComponentTypeAsString(image_io.GetComponentType())
+    return np.dtype(_ITK_COMPONENT_DTYPES.get(name, "float32"))
+
+
 def _read_with_itk(path: Path, dicom: bool) -> np.ndarray:
     """Pixels read by ITK as float (exact for integers up to 24 bits), cast back to the stored sample type."""
     import itk
@@ -409,5 +417,5 @@ def _read_with_itk(path: Path, dicom: bool) -> np.ndarray:
     array = itk.array_from_image(reader.GetOutput())  # (frames, H, W, C) or (H, W, C): rows first
     if dimension == 3:
         array = array[0]
-    dtype = np.dtype(_ITK_COMPONENT_DTYPES.get(image_io.GetComponentTypeAsString(image_io.GetComponentType()), "float32"))
+    dtype = _itk_component_dtype(image_io)
     return array.astype(dtype) if dtype.kind in "ui" else array

@@ -69,7 +69,9 @@ def _labels_and_scores(y_true: Any, y_prob: Any, num_classes: int) -> tuple[np.n
     return labels.astype(np.int64), scores
 
 
-def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int) -> np.ndarray:
+def confusion_matrix(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int
+) -> np.ndarray:
     """Counts ``(num_classes, num_classes)``: entry ``[i, j]`` is the number of samples of true class ``i``
     predicted as class ``j``.
 

@@ -18,17 +18,23 @@ import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from monai.networks.nets.swin_unetr import PatchMergingV2
-from monai.transforms import Compose, LoadImage, MapTransform, ScaleIntensity
+from monai.transforms import Compose, MapTransform
 from monai.visualize import GradCAM, GradCAMpp
 from torch import nn
 
+from mamba_monai.data.transforms.load_image_2d import LoadImage2D
 from mamba_monai.engines.handlers.atomic_files import save_figure_atomically
 from mamba_monai.networks.nets.medmamba import MedMamba, MedMambaBlock
 from mamba_monai.networks.nets.medmamba_se import MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MicroscopicMamba, MicroscopicMambaBlock
 
-__all__ = ["GRADCAM_METHODS", "compute_gradcam", "default_target_layer", "is_channel_last_layer",
-           "write_gradcam_overlays"]
+__all__ = [
+    "GRADCAM_METHODS",
+    "compute_gradcam",
+    "default_target_layer",
+    "is_channel_last_layer",
+    "write_gradcam_overlays",
+]
 
 #: names accepted by ``method``
 GRADCAM_METHODS: dict[str, type[GradCAM]] = {"gradcam": GradCAM, "gradcampp": GradCAMpp}
@@ -148,7 +154,8 @@ def compute_gradcam(
     probabilities (softmax of the logits).
 
     Images are explained one at a time (MONAI's class score mixes the classes of a batch when their targets
-    differ). The network is run in eval mode and restored to its former train/eval modes afterwards.
+    differ). The network is run in eval mode; its train/eval modes and the ``.grad`` of its parameters are restored
+    afterwards, so this can run in the middle of training.
 
     Args:
         network: a classifier returning logits ``(B, num_classes)``.
@@ -169,7 +176,9 @@ def compute_gradcam(
     if not isinstance(images, torch.Tensor):
         raise ValueError(f"compute_gradcam: images must be a tensor (B, C, *spatial), got {type(images).__name__}")
     if images.dim() < 3:
-        raise ValueError(f"compute_gradcam: images must be (B, C, *spatial) or (C, *spatial), got {tuple(images.shape)}")
+        raise ValueError(
+            f"compute_gradcam: images must be (B, C, *spatial) or (C, *spatial), got {tuple(images.shape)}"
+        )
     if images.dim() == 3:
         images = images[None]
     target_layer = default_target_layer(network) if target_layer is None else target_layer
@@ -184,6 +193,7 @@ def compute_gradcam(
             raise ValueError(f"compute_gradcam: {len(classes)} class indices for {images.shape[0]} images")
 
     modes = {module: module.training for module in network.modules()}
+    gradients = {parameter: parameter.grad for parameter in network.parameters()}
     probed = _ProbedNetwork(network, target_layer, channel_last).eval()
     cam = GRADCAM_METHODS[method](probed, target_layers="probe", postprocessing=lambda x: x)
     device = next((p.device for p in network.parameters()), torch.device("cpu"))
@@ -207,6 +217,8 @@ def compute_gradcam(
     finally:
         for module, mode in modes.items():
             module.training = mode
+        for parameter, gradient in gradients.items():
+            parameter.grad = gradient
     return torch.stack(maps).cpu(), torch.stack(probabilities).cpu()
 
 
@@ -218,18 +230,18 @@ def _is_dict_transform(transform: Callable) -> bool:
     )
 
 
-def _prepare(item: Any, transform: Callable | None, image_key: str) -> torch.Tensor:
-    """The network input ``(C, H, W)`` of one image (path or tensor)."""
-    if transform is not None:
+def _prepare(item: Any, transform: Callable | None, image_key: str, in_channels: Any) -> torch.Tensor:
+    """The network input ``(C, H, W)`` of one image: a path (transformed, or loaded) or a tensor (used as it is)."""
+    if not isinstance(item, (str, os.PathLike)):
+        data = item
+    elif transform is not None:
         data = transform({image_key: item}) if _is_dict_transform(transform) else transform(item)
         if isinstance(data, Mapping):
             if image_key not in data:
                 raise ValueError(f"write_gradcam_overlays: the transform's output has no '{image_key}' (set image_key)")
             data = data[image_key]
-    elif isinstance(item, (str, os.PathLike)):
-        data = ScaleIntensity()(LoadImage(image_only=True, ensure_channel_first=True)(item))
     else:
-        data = item
+        data = LoadImage2D(channels=in_channels if in_channels in (1, 3) else None)(item)
     data = torch.as_tensor(data) if not isinstance(data, torch.Tensor) else data
     if data.dim() == 4 and data.shape[0] == 1:
         data = data[0]
@@ -242,7 +254,10 @@ def _prepare(item: Any, transform: Callable | None, image_key: str) -> torch.Ten
 
 
 def _stem(item: Any, image: torch.Tensor, index: int) -> str:
-    source = item if isinstance(item, (str, os.PathLike)) else (getattr(image, "meta", None) or {}).get("filename_or_obj")
+    if isinstance(item, (str, os.PathLike)):
+        source = item
+    else:
+        source = (getattr(image, "meta", None) or {}).get("filename_or_obj")
     if isinstance(source, (list, tuple)):
         source = source[0] if source else None
     if not source:
@@ -281,7 +296,7 @@ def write_gradcam_overlays(
     class_index: int | None = None,
     method: str = "gradcam",
     channel_last: bool | None = None,
-    transpose: bool = True,
+    transpose: bool = False,
     alpha: float = 0.45,
     colormap: str = "jet",
     dpi: int = 100,
@@ -298,21 +313,22 @@ def write_gradcam_overlays(
 
     Args:
         network: a classifier returning logits ``(B, len(class_names))``.
-        images: file paths and/or tensors ``(C, H, W)``, or a batch tensor ``(B, C, H, W)``.
+        images: file paths and/or network-ready tensors ``(C, H, W)``, or a batch tensor ``(B, C, H, W)``.
         target_layer: name of the explained layer; ``None`` uses :func:`default_target_layer`.
         output_dir: folder of the PNGs (created if needed).
         class_names: one name per network output.
-        transform: turns each item of ``images`` into the network input ``(C, H, W)`` (e.g. the bundle's
-            preprocessing). Dictionary transforms (a ``MapTransform``, or a ``Compose`` starting with one) get
-            ``{image_key: item}`` and ``image_key`` of their result is used. ``None``: paths are read with MONAI's
-            ``LoadImage`` (channel first, intensities scaled to [0, 1]) and tensors are used as they are.
+        transform: turns each file path of ``images`` into the network input ``(C, H, W)`` (e.g. the bundle's
+            preprocessing); tensors are used as they are. Dictionary transforms (a ``MapTransform``, or a
+            ``Compose`` starting with one) get ``{image_key: path}`` and ``image_key`` of their result is used.
+            ``None``: paths are read with :class:`~mamba_monai.data.transforms.load_image_2d.LoadImage2D` (rows
+            first, values in [0, 1], as many channels as the network's ``in_channels`` when that is 1 or 3).
         image_key: key of the image for dictionary transforms.
         class_index: explain this class for every image; ``None`` explains each image's predicted class.
         method: ``"gradcam"`` or ``"gradcampp"``.
         channel_last: layout of the target layer's output; ``None`` decides with :func:`is_channel_last_layer`.
-        transpose: show the first spatial axis horizontally. MONAI's ``LoadImage`` reads 2D PNG/JPEG/TIFF files as
-            ``(C, W, H)``, so ``True`` (default) shows them upright; use ``False`` for ``(C, H, W)`` tensors (e.g. from
-            torchvision or PIL via numpy).
+        transpose: show the first spatial axis horizontally. ``False`` (default) suits ``(C, H, W)`` images, rows
+            first, as ``LoadImage2D`` and torchvision give them; MONAI's ``LoadImage`` reads 2D PNG/JPEG/TIFF files
+            as ``(C, W, H)``: use ``True`` for those.
         alpha: opacity of the heat map.
         colormap: matplotlib colour map of the heat map.
         dpi: resolution of the PNGs.
@@ -333,7 +349,7 @@ def write_gradcam_overlays(
     paths: list[Path] = []
     used: set[str] = set()
     for index, item in enumerate(images):
-        image = _prepare(item, transform, image_key)
+        image = _prepare(item, transform, image_key, getattr(_unwrap(network), "in_channels", None))
         heat, probabilities = compute_gradcam(
             network, image, target_layer, class_index=class_index, method=method, channel_last=channel_last
         )
@@ -362,8 +378,9 @@ def write_gradcam_overlays(
         overlay = axes[1].imshow(heat, cmap=heat_colours, vmin=0, vmax=1, alpha=alpha, interpolation="bilinear")
         axes[1].set_title(f"{'Grad-CAM++' if method == 'gradcampp' else 'Grad-CAM'} ({target_layer})")
         figure.colorbar(overlay, ax=axes[1], fraction=0.046, pad=0.04)
-        for ax in axes:
-            ax.set_axis_off()
+        for ax in axes:  # a frame without ticks: white image borders stay visible on the white page
+            ax.set_xticks([])
+            ax.set_yticks([])
         figure.suptitle(f"{stem}: {title}")
         paths.append(save_figure_atomically(figure, output_dir / f"{name}_gradcam.png", dpi=dpi))
     return paths

@@ -51,7 +51,9 @@ def se_channel_weights(network: nn.Module, image_tensor: torch.Tensor) -> dict[s
             f"{tuple(image_tensor.shape) if isinstance(image_tensor, torch.Tensor) else type(image_tensor).__name__}"
         )
     layers = {
-        name: module for name, module in network.named_modules() if isinstance(module, (SqueezeExcitation, ChannelSELayer))
+        name: module
+        for name, module in network.named_modules()
+        if isinstance(module, (SqueezeExcitation, ChannelSELayer))
     }
     if not layers:
         raise ValueError(

@@ -72,7 +72,8 @@ def write_labelled_pngs(root: str | os.PathLike, records: Iterable[tuple[str, st
     return csv_path
 
 
-def patient_of(class_index: int, image_index: int, n_classes: int, n_patients: int) -> int:
-    """Index of the patient an image belongs to: patients are dealt round-robin over all images, so that each one
-    has images of several classes (as a real patient has several planes)."""
-    return (image_index * n_classes + class_index) % n_patients
+def patient_of(image_index: int, n_patients: int) -> int:
+    """Index of the patient the ``image_index``-th image of every class belongs to: patients are dealt round-robin,
+    so each one has images of every class (as a real patient has several planes), and any split of whole patients
+    sees every class."""
+    return image_index % n_patients

@@ -20,7 +20,6 @@ Stain strength, cell count, size, position and orientation vary at random; image
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,7 +63,9 @@ def write_synthetic_microscopy(
         size: (H, W) of the images, at least 8 x 8.
         classes: 2 to 4 class names (folder names), see :data:`MICROSCOPY_CLASSES`.
         seed: seed of the data set.
-        n_patients: number of slides the images are dealt to; default one per six images (at least 3).
+        n_patients: number of slides the images are dealt to (round-robin: the ``i``-th image of every class
+            goes to patient ``i % n_patients``, so every patient has every class); default ``n_per_class`` (one image
+            of each class per patient).
 
     Returns:
         the path of ``labels.csv``.
@@ -72,8 +73,7 @@ def write_synthetic_microscopy(
     classes = check_class_names(classes, len(_APPEARANCES), "write_synthetic_microscopy")
     if int(n_per_class) < 1:
         raise ValueError(f"write_synthetic_microscopy: n_per_class must be at least 1, got {n_per_class}")
-    total = len(classes) * int(n_per_class)
-    n_patients = max(3, math.ceil(total / 6)) if n_patients is None else int(n_patients)
+    n_patients = int(n_per_class) if n_patients is None else int(n_patients)
     if n_patients < 1:
         raise ValueError(f"write_synthetic_microscopy: n_patients must be at least 1, got {n_patients}")
     slides = [_slide_traits(seed, p) for p in range(n_patients)]
@@ -82,7 +82,7 @@ def write_synthetic_microscopy(
     def records():
         for c, name in enumerate(classes):
             for i in range(int(n_per_class)):
-                p = patient_of(c, i, len(classes), n_patients)
+                p = patient_of(i, n_patients)
                 rng = np.random.default_rng([seed, c, i])
                 pixels = _render(_APPEARANCES[c], grid, rng, slides[p])
                 yield name, f"{name}_{i:04d}", f"slide{p + 1:03d}", pixels
@@ -112,15 +112,18 @@ def synthesize_microscopy_image(
 
 def _slide_traits(seed: int, slide: int) -> dict:
     rng = np.random.default_rng([seed, 7919, slide])
-    return {"illumination": np.array([0.95, 0.93, 0.95]) * rng.uniform(0.96, 1.03, 3), "stain_scale": rng.uniform(0.85, 1.15)}
+    illumination = np.array([0.95, 0.93, 0.95]) * rng.uniform(0.96, 1.03, 3)
+    return {"illumination": illumination, "stain_scale": rng.uniform(0.85, 1.15)}
 
 
 def _render(draw, grid: Grid2D, rng: np.random.Generator, slide: dict) -> np.ndarray:
     """Beer-Lambert: intensity = illumination * 10 ** -(sum over stains of amount * optical density)."""
     density = np.zeros(grid.y.shape + (3,))
-    density += 0.03 * _EOSIN * (1 + gaussian_filter(rng.standard_normal(grid.y.shape), 0.03 / grid.pixel)[..., None])  # faint stroma
+    stroma = 1.0 + gaussian_filter(rng.standard_normal(grid.y.shape), 0.03 / grid.pixel)
+    density += 0.03 * _EOSIN * stroma[..., None]  # faint stroma
     density = draw(density, grid, rng, slide["stain_scale"])
-    illumination = slide["illumination"] * (1.0 + 0.03 * gaussian_filter(rng.standard_normal(grid.y.shape), 0.1 / grid.pixel))[..., None]
+    uneven = 1.0 + 0.03 * gaussian_filter(rng.standard_normal(grid.y.shape), 0.1 / grid.pixel)
+    illumination = slide["illumination"] * uneven[..., None]
     image = illumination * np.power(10.0, -np.maximum(density, 0.0))
     image += rng.normal(0.0, 0.012, image.shape)  # camera noise
     return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -162,7 +165,8 @@ def _elongated(density, grid, rng, stain_scale):
 def _clustered(density, grid, rng, stain_scale):
     for cluster in _cell_centres(grid, rng, int(rng.integers(1, 4))):
         spread = rng.uniform(0.07, 0.12)
-        background = soft_inside(ellipse_radius(grid, cluster, (spread * 1.3, spread * 1.1), rng.uniform(0, np.pi)) - 1, 0.2)
+        outline = ellipse_radius(grid, cluster, (spread * 1.3, spread * 1.1), rng.uniform(0, np.pi))
+        background = soft_inside(outline - 1.0, 0.2)
         density += background[..., None] * _stain(rng, _EOSIN, 0.25 * stain_scale)
         for _ in range(int(rng.integers(8, 16))):
             offset = rng.normal(0.0, spread * 0.55, 2)
@@ -179,7 +183,8 @@ def _irregular(density, grid, rng, stain_scale):
         r = blob_radius(grid, centre, radius, rng.uniform(0.1, 0.25, 3), rng.uniform(0, 2 * np.pi, 3))
         cell = soft_inside(r - 1.0, grid.pixel / radius)
         shift = rng.uniform(-0.3, 0.3, 2) * radius
-        nucleus_r = ellipse_radius(grid, (centre[0] + shift[0], centre[1] + shift[1]), (0.35 * radius, 0.28 * radius), rng.uniform(0, np.pi))
+        nucleus_centre = (centre[0] + shift[0], centre[1] + shift[1])
+        nucleus_r = ellipse_radius(grid, nucleus_centre, (0.35 * radius, 0.28 * radius), rng.uniform(0, np.pi))
         nucleus = soft_inside(nucleus_r - 1.0, 0.3)
         density += cell[..., None] * _stain(rng, _DAB, 0.45 * stain_scale)
         density += nucleus[..., None] * _stain(rng, _HAEMATOXYLIN, 0.45 * stain_scale)

@@ -77,7 +77,9 @@ def write_synthetic_ultrasound(
         size: (H, W) of the images, at least 8 x 8.
         classes: 2 to 6 class names (folder names), see :data:`ULTRASOUND_CLASSES`.
         seed: seed of the data set.
-        n_patients: number of patients the images are dealt to; default one per six images (at least 3).
+        n_patients: number of patients the images are dealt to (round-robin: the ``i``-th image of every class
+            goes to patient ``i % n_patients``, so every patient has every class); default ``n_per_class`` (one image
+            of each class per patient).
 
     Returns:
         the path of ``labels.csv``.
@@ -85,8 +87,7 @@ def write_synthetic_ultrasound(
     classes = check_class_names(classes, len(_APPEARANCES), "write_synthetic_ultrasound")
     if int(n_per_class) < 1:
         raise ValueError(f"write_synthetic_ultrasound: n_per_class must be at least 1, got {n_per_class}")
-    total = len(classes) * int(n_per_class)
-    n_patients = max(3, math.ceil(total / 6)) if n_patients is None else int(n_patients)
+    n_patients = int(n_per_class) if n_patients is None else int(n_patients)
     if n_patients < 1:
         raise ValueError(f"write_synthetic_ultrasound: n_patients must be at least 1, got {n_patients}")
     patients = [_patient_traits(seed, p) for p in range(n_patients)]
@@ -95,7 +96,7 @@ def write_synthetic_ultrasound(
     def records():
         for c, name in enumerate(classes):
             for i in range(int(n_per_class)):
-                p = patient_of(c, i, len(classes), n_patients)
+                p = patient_of(i, n_patients)
                 rng = np.random.default_rng([seed, c, i])
                 pixels = _render(_APPEARANCES[c], grid, rng, patients[p])
                 yield name, f"{name}_{i:04d}", f"patient{p + 1:03d}", pixels
@@ -139,9 +140,11 @@ def _render(draw, grid: Grid2D, rng: np.random.Generator, patient: dict) -> np.n
     centre = (rng.uniform(0.42, 0.6) * height, width / 2 + rng.uniform(-0.1, 0.1) * width)
     scale = rng.uniform(0.85, 1.15)
     echo = draw(echo, grid, rng, centre, scale, apex)
-    # speckle: Rayleigh amplitude, a little correlated (the point spread function)
+    # speckle: Rayleigh amplitude with a grain of about 1/128 of the image (the point spread function); smaller
+    # images average several grains per pixel, so their speckle contrast drops
     speckle = gaussian_filter(rng.rayleigh(1.0, grid.y.shape), sigma=0.6)
     speckle /= float(speckle.mean())
+    speckle = 1.0 + (speckle - 1.0) * min(1.0, 1.0 / (128.0 * grid.pixel)) ** 0.5
     attenuation = np.exp(-0.9 * depth / height) * 1.6
     image = patient["gain"] * echo * speckle * attenuation
     edge = 1.5 * grid.pixel
@@ -163,7 +166,7 @@ def _abdomen(echo, grid, rng, centre, scale, apex):
     echo = _fluid_around(echo, grid, centre, (axes[0] * 1.45, axes[1] * 1.4), angle)
     r = ellipse_radius(grid, centre, axes, angle)
     inside = soft_inside(r - 1.0, grid.pixel / radius)
-    echo = echo * (1 - inside) + 0.36 * inside
+    echo = echo * (1 - inside) + 0.3 * inside
     echo = np.maximum(echo, 0.62 * soft_band(r - 1.0, 0.035, grid.pixel / radius))
     bubble_angle = rng.uniform(0, 2 * np.pi)
     bubble = (centre[0] + 0.38 * radius * np.sin(bubble_angle), centre[1] + 0.38 * radius * np.cos(bubble_angle))
@@ -172,7 +175,7 @@ def _abdomen(echo, grid, rng, centre, scale, apex):
     for k in range(3):  # spine: bright dots on the far side from the stomach
         a = bubble_angle + np.pi + (k - 1) * 0.18
         dot = (centre[0] + 0.78 * radius * np.sin(a), centre[1] + 0.78 * radius * np.cos(a))
-        echo = np.maximum(echo, 1.0 * soft_inside(np.hypot(grid.y - dot[0], grid.x - dot[1]) - 0.05 * radius, grid.pixel))
+        echo = np.maximum(echo, 1.0 * _disc(grid, dot, 0.05 * radius))
     return echo
 
 
@@ -185,7 +188,8 @@ def _brain(echo, grid, rng, centre, scale, apex):
     echo = echo * (1 - inside) + 0.16 * inside
     echo = np.maximum(echo, 1.0 * soft_band(r - 1.0, 0.07, grid.pixel / axes[1]))  # thick skull
     direction = (-np.sin(angle), np.cos(angle))  # the major axis, in (y, x)
-    ends = [(centre[0] + s * 0.85 * axes[0] * direction[0], centre[1] + s * 0.85 * axes[0] * direction[1]) for s in (-1, 1)]
+    reach = 0.85 * axes[0]
+    ends = [(centre[0] + s * reach * direction[0], centre[1] + s * reach * direction[1]) for s in (-1, 1)]
     echo = np.maximum(echo, 0.7 * soft_band(segment_distance(grid, ends[0], ends[1]), 0.6 * grid.pixel, grid.pixel))
     cavum_centre = (centre[0] - 0.3 * axes[0] * direction[0], centre[1] - 0.3 * axes[0] * direction[1])
     cavum = soft_inside(ellipse_radius(grid, cavum_centre, (0.12 * axes[0], 0.07 * axes[0]), angle) - 1.0, 0.3)
@@ -213,13 +217,13 @@ def _thorax(echo, grid, rng, centre, scale, apex):
     echo = _fluid_around(echo, grid, centre, (radius * 1.45, radius * 1.4), angle)
     r = ellipse_radius(grid, centre, (radius, radius * 0.95), angle)
     inside = soft_inside(r - 1.0, grid.pixel / radius)
-    echo = echo * (1 - inside) + 0.48 * inside  # lungs: brighter than the abdomen
+    echo = echo * (1 - inside) + 0.6 * inside  # lungs: brighter than the abdomen
     echo = np.maximum(echo, 0.5 * soft_band(r - 1.0, 0.03, grid.pixel / radius))
     first_rib = rng.uniform(0, 2 * np.pi)
-    for k in range(8):  # rib echoes around the chest wall
-        a = first_rib + k * 2 * np.pi / 8
+    for k in range(10):  # rib echoes around the chest wall
+        a = first_rib + k * 2 * np.pi / 10
         rib = (centre[0] + radius * np.sin(a), centre[1] + radius * np.cos(a))
-        echo = np.maximum(echo, 0.95 * soft_inside(np.hypot(grid.y - rib[0], grid.x - rib[1]) - 0.06 * radius, grid.pixel))
+        echo = np.maximum(echo, 0.95 * _disc(grid, rib, 0.07 * radius))
     heart_angle = rng.uniform(0, 2 * np.pi)
     heart_centre = (centre[0] + 0.3 * radius * np.sin(heart_angle), centre[1] + 0.3 * radius * np.cos(heart_angle))
     heart_axes = (0.45 * radius, 0.38 * radius)
@@ -252,10 +256,15 @@ def _cervix(echo, grid, rng, centre, scale, apex):
 def _other(echo, grid, rng, centre, scale, apex):
     for _ in range(int(rng.integers(3, 7))):
         blob_centre = (centre[0] + rng.uniform(-0.25, 0.25), centre[1] + rng.uniform(-0.25, 0.25))
-        r = blob_radius(grid, blob_centre, rng.uniform(0.04, 0.12) * scale, rng.uniform(0, 0.25, 3), rng.uniform(0, 6.3, 3))
+        blob_size = rng.uniform(0.04, 0.12) * scale
+        r = blob_radius(grid, blob_centre, blob_size, rng.uniform(0, 0.25, 3), rng.uniform(0, 6.3, 3))
         blob = soft_inside(r - 1.0, 0.15)
         echo = echo * (1 - blob) + rng.uniform(0.05, 0.85) * blob
     return echo
+
+
+def _disc(grid: Grid2D, centre, radius: float) -> np.ndarray:
+    return soft_inside(np.hypot(grid.y - centre[0], grid.x - centre[1]) - radius, grid.pixel)
 
 
 def _beyond_segment(grid: Grid2D, apex, start, end) -> np.ndarray:

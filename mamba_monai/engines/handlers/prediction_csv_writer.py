@@ -36,8 +36,10 @@ class PredictionCSVWriter:
     ``filename`` is the meta ``filename_or_obj`` of the image (the ``MetaTensor`` of ``image_key`` in the output or
     the batch, or the ``<image_key>_meta_dict`` entry), or ``image_<index>`` when there is none. Predictions are read
     from ``engine.state.output[i][pred_key]`` (``(C,)`` logits or probabilities); MONAI's decollated outputs and
-    batch-first outputs (``decollate=False``) both work, at any batch size. Rows keep the order in which images were
-    evaluated; in distributed inference the rows of all ranks are gathered and ``save_rank`` writes.
+    batch-first outputs (``decollate=False``) both work, at any batch size. If post-processing makes ``pred`` one-hot
+    (``AsDiscreted``), copy the probabilities to another key first (``CopyItemsd``) and set ``pred_key`` to it (a
+    warning says so when every prediction is one-hot). Rows keep the order in which images were evaluated; in
+    distributed inference the rows of all ranks are gathered and ``save_rank`` writes.
 
     Example (bundle config, inference.json ``handlers``)::
 
@@ -110,8 +112,8 @@ class PredictionCSVWriter:
             pred = item_value(self.pred_key, output, batch)
             if pred is None:
                 raise ValueError(
-                    f"PredictionCSVWriter: key '{self.pred_key}' is not in engine.state.output (keys: {sorted(output)}); "
-                    "set pred_key"
+                    f"PredictionCSVWriter: key '{self.pred_key}' is not in engine.state.output "
+                    f"(keys: {sorted(output)}); set pred_key"
                 )
             scores = pred.detach().cpu().double().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred, float)
             scores = scores.reshape(-1)
@@ -145,6 +147,13 @@ class PredictionCSVWriter:
         if not filenames:
             warnings.warn("PredictionCSVWriter: no images in this run; writing a table with no rows", stacklevel=2)
         probabilities = scores_to_probabilities(scores.numpy(), self.activation)
+        if filenames and np.all((probabilities == 0) | (probabilities == 1)):
+            warnings.warn(
+                f"PredictionCSVWriter: every '{self.pred_key}' is one-hot (was argmax / AsDiscreted applied before "
+                "this handler?), so are the probability columns; copy the probabilities to another key before "
+                "AsDiscreted and set pred_key to it",
+                stacklevel=2,
+            )
         stream = io.StringIO()
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(["filename", "predicted_class", *(f"prob_{name}" for name in self.class_names)])

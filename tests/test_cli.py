@@ -1,0 +1,45 @@
+"""The mamba-monai command line: every command answers --help without doing its work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ["info", "build-kernel", "bench-scan", "demo"]
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "mamba_monai.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_top_level_help_lists_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    text = result.stdout + result.stderr
+    for command in COMMANDS:
+        assert command.replace("-", "_") in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = result.stdout + result.stderr
+    assert len(text) > 50
+    assert "=== " not in text  # the demo did not start
+
+
+def test_info_reports_backends():
+    result = run_cli("info")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "compiled_cpu_kernel" in result.stdout and "available" in result.stdout
+
+
+def test_demo_rejects_unknown_bundle():
+    result = run_cli("demo", "no_such_bundle")
+    assert result.returncode != 0
+    assert "no demo for 'no_such_bundle'" in result.stderr
