@@ -13,9 +13,43 @@ from mamba_monai.data.brats import (
     make_brats_datalist,
 )
 from mamba_monai.data.brats_inputs import brats_inference_inputs, brats_output_name, ensure_brats_datalist
+from mamba_monai.data.classification import (
+    CLASSIFICATION_SPLITS,
+    ensure_classification_datalist,
+    load_classification_classes,
+    load_classification_datalist,
+    make_classification_datalist,
+)
+from mamba_monai.data.image_io import (
+    IMAGE_EXTENSIONS,
+    LUMA_WEIGHTS,
+    Image2DInfo,
+    image_2d_to_unit_chw,
+    image_format,
+    is_image_file,
+    load_image_2d,
+    read_image_2d,
+    read_image_2d_info,
+    to_unit_range,
+)
 from mamba_monai.data.splits import split_indices, split_sizes
 
 __all__ = [
+    "CLASSIFICATION_SPLITS",
+    "IMAGE_EXTENSIONS",
+    "LUMA_WEIGHTS",
+    "Image2DInfo",
+    "ensure_classification_datalist",
+    "image_2d_to_unit_chw",
+    "image_format",
+    "is_image_file",
+    "load_classification_classes",
+    "load_classification_datalist",
+    "load_image_2d",
+    "make_classification_datalist",
+    "read_image_2d",
+    "read_image_2d_info",
+    "to_unit_range",
     "BRATS_CHANNELS",
     "BRATS_CHANNEL_NAMES",
     "BRATS_CODINGS",

@@ -3,6 +3,7 @@
 from mamba_monai.data.transforms.brats_labels_to_regions import ConvertBratsLabels, ConvertBratsLabelsd
 from mamba_monai.data.transforms.brats_regions_to_labels import BratsRegionsToLabels, BratsRegionsToLabelsd
 from mamba_monai.data.transforms.check_brats_image import CheckBratsImage, CheckBratsImaged
+from mamba_monai.data.transforms.load_image_2d import LoadImage2D, LoadImage2Dd
 from mamba_monai.data.transforms.source_name import source_name
 
 __all__ = [
@@ -12,5 +13,7 @@ __all__ = [
     "CheckBratsImaged",
     "ConvertBratsLabels",
     "ConvertBratsLabelsd",
+    "LoadImage2D",
+    "LoadImage2Dd",
     "source_name",
 ]
