@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import nibabel as nib
 import numpy as np
 
 from mamba_monai.data.splits import split_indices
+from mamba_monai.utils.atomic_files import write_json_atomically
 
 __all__ = [
     "BRATS_CHANNELS",
@@ -255,7 +255,7 @@ def make_brats_datalist(
     datalist["training"] = [labelled[i] for i in train]
     datalist["validation"] = [labelled[i] for i in val]
     datalist["testing"] = [labelled[i] for i in test] + [e for e in entries if "label" not in e]
-    _write_json_atomically(datalist, output_json)
+    write_json_atomically(output_json, datalist)
     return datalist
 
 
@@ -288,20 +288,3 @@ def _check_headers(case: str, paths: list[Path]) -> None:
                 f"BraTS case '{case}': '{path}' has affine\n{np.array2string(image.affine, precision=4)}\n"
                 f"but '{ref_path}' has affine\n{np.array2string(ref_affine, precision=4)}"
             )
-
-
-def _write_json_atomically(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

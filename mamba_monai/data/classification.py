@@ -30,7 +30,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from mamba_monai.data.image_io import is_image_file, read_image_2d_info
 from mamba_monai.data.splits import split_indices
+from mamba_monai.utils.atomic_files import write_json_atomically
 
 __all__ = [
     "CLASSIFICATION_SPLITS",
@@ -157,7 +157,7 @@ def make_classification_datalist(
                 entry["patient"] = item.patient
             entries.append(entry)
         datalist[key] = entries
-    _write_json_atomically(datalist, output_json)
+    write_json_atomically(output_json, datalist)
     return datalist
 
 
@@ -527,20 +527,3 @@ def _synthetic_writer(kind: str):
     from mamba_monai.data.synthetic.microscopy import write_synthetic_microscopy
 
     return write_synthetic_microscopy
-
-
-def _write_json_atomically(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

@@ -1,5 +1,12 @@
 """Metrics MONAI lacks: BraTS regions with the challenge's conventions, classification reports."""
 
+from mamba_monai.metrics.classification import (
+    classification_report,
+    confusion_matrix,
+    one_vs_rest_auc,
+    scores_to_probabilities,
+    to_jsonable,
+)
 from mamba_monai.metrics.brats import (
     BRATS_HD95_MAX,
     BRATS_METRIC_QUANTITIES,
@@ -8,4 +15,15 @@ from mamba_monai.metrics.brats import (
     brats_dice_hd95,
 )
 
-__all__ = ["BRATS_HD95_MAX", "BRATS_METRIC_QUANTITIES", "BRATS_REGION_NAMES", "BratsRegionMetric", "brats_dice_hd95"]
+__all__ = [
+    "BRATS_HD95_MAX",
+    "BRATS_METRIC_QUANTITIES",
+    "BRATS_REGION_NAMES",
+    "BratsRegionMetric",
+    "brats_dice_hd95",
+    "classification_report",
+    "confusion_matrix",
+    "one_vs_rest_auc",
+    "scores_to_probabilities",
+    "to_jsonable",
+]

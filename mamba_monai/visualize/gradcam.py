@@ -23,7 +23,7 @@ from monai.visualize import GradCAM, GradCAMpp
 from torch import nn
 
 from mamba_monai.data.transforms.load_image_2d import LoadImage2D
-from mamba_monai.engines.handlers.atomic_files import save_figure_atomically
+from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.networks.nets.medmamba import MedMamba, MedMambaBlock
 from mamba_monai.networks.nets.medmamba_se import MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MicroscopicMamba, MicroscopicMambaBlock

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from monai.networks.blocks import ChannelSELayer
 from torch import nn
 
-from mamba_monai.engines.handlers.atomic_files import save_figure_atomically
+from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
 
 __all__ = ["plot_se_weights", "se_channel_weights", "se_weights_figure"]

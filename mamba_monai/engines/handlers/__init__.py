@@ -1,12 +1,13 @@
-"""Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, training curves, segmentation overlays."""
+"""Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, training curves, segmentation overlays,
+classification reports and prediction tables."""
 
-from mamba_monai.engines.handlers.atomic_files import (
-    save_figure_atomically,
-    write_bytes_atomically,
-    write_text_atomically,
-)
 from mamba_monai.engines.handlers.brats_metric_handlers import BratsHD95, BratsMeanDice, BratsRegionMetricHandler
 from mamba_monai.engines.handlers.brats_metrics_writer import BratsMetricsWriter, case_id_from_filename
+from mamba_monai.engines.handlers.classification_report_writer import (
+    ClassificationReportWriter,
+    confusion_matrix_figure,
+)
+from mamba_monai.engines.handlers.prediction_csv_writer import PredictionCSVWriter
 from mamba_monai.engines.handlers.segmentation_overlay_writer import SegmentationOverlayWriter
 from mamba_monai.engines.handlers.training_curves_plotter import TrainingCurvesPlotter
 
@@ -15,10 +16,10 @@ __all__ = [
     "BratsMeanDice",
     "BratsMetricsWriter",
     "BratsRegionMetricHandler",
+    "ClassificationReportWriter",
+    "PredictionCSVWriter",
     "SegmentationOverlayWriter",
     "TrainingCurvesPlotter",
     "case_id_from_filename",
-    "save_figure_atomically",
-    "write_bytes_atomically",
-    "write_text_atomically",
+    "confusion_matrix_figure",
 ]

@@ -27,7 +27,7 @@ from monai.data import decollate_batch
 from monai.utils import string_list_all_gather
 
 from mamba_monai.data.brats import BRATS_NAMINGS
-from mamba_monai.engines.handlers.atomic_files import write_text_atomically
+from mamba_monai.utils.atomic_files import write_text_atomically
 from mamba_monai.engines.handlers.metric_values import scalar_metrics
 from mamba_monai.metrics.brats import BRATS_REGION_NAMES
 

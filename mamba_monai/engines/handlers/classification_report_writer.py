@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from monai.data import decollate_batch
 from monai.utils import evenly_divisible_all_gather
 
-from mamba_monai.engines.handlers.atomic_files import save_figure_atomically, write_text_atomically
+from mamba_monai.utils.atomic_files import save_figure_atomically, write_text_atomically
 from mamba_monai.metrics.classification import classification_report, scores_to_probabilities, to_jsonable
 
 __all__ = ["ClassificationReportWriter", "confusion_matrix_figure", "iteration_items"]

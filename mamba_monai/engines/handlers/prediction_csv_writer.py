@@ -21,7 +21,7 @@ import torch
 from ignite.engine import Engine, Events
 from monai.utils import evenly_divisible_all_gather, string_list_all_gather
 
-from mamba_monai.engines.handlers.atomic_files import write_text_atomically
+from mamba_monai.utils.atomic_files import write_text_atomically
 from mamba_monai.engines.handlers.classification_report_writer import item_value, iteration_items
 from mamba_monai.metrics.classification import scores_to_probabilities
 

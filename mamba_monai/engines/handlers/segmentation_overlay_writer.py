@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from mamba_monai.engines.handlers.atomic_files import save_figure_atomically
+from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.engines.handlers.brats_metrics_writer import case_id_from_filename
 from mamba_monai.metrics.brats import BRATS_REGION_NAMES
 

@@ -20,7 +20,7 @@ from ignite.engine import Engine, Events
 from matplotlib.figure import Figure
 from monai.utils.jupyter_utils import plot_metric_graph
 
-from mamba_monai.engines.handlers.atomic_files import save_figure_atomically
+from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.engines.handlers.metric_values import scalar_metrics
 
 __all__ = ["TrainingCurvesPlotter"]

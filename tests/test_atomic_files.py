@@ -6,7 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from mamba_monai.engines.handlers import save_figure_atomically, write_bytes_atomically, write_text_atomically
+from mamba_monai.utils.atomic_files import save_figure_atomically, write_bytes_atomically, write_text_atomically
 
 
 def test_write_replaces_and_creates_folders(tmp_path):

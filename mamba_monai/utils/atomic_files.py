@@ -7,14 +7,17 @@ the same moment must see either the previous complete file or the new one.
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
-__all__ = ["save_figure_atomically", "write_bytes_atomically", "write_text_atomically"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["save_figure_atomically", "write_bytes_atomically", "write_json_atomically", "write_text_atomically"]
 
 
 def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
@@ -51,7 +54,17 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def save_figure_atomically(figure: Figure, path: str | os.PathLike, dpi: float | None = None) -> Path:
+def write_json_atomically(path: str | os.PathLike, data) -> Path:
+    """Write ``data`` as indented JSON (with a final newline) to ``path`` atomically; returns the path.
+
+    Args:
+        path: destination file.
+        data: anything ``json.dumps`` accepts.
+    """
+    return write_text_atomically(path, json.dumps(data, indent=2) + "\n")
+
+
+def save_figure_atomically(figure: "Figure", path: str | os.PathLike, dpi: float | None = None) -> Path:
     """Render a matplotlib figure to PNG with the Agg canvas and write it atomically; returns the path.
 
     The figure is rendered by ``FigureCanvasAgg`` directly, so neither ``pyplot`` nor the session's backend is
@@ -62,6 +75,8 @@ def save_figure_atomically(figure: Figure, path: str | os.PathLike, dpi: float |
         path: destination ``.png`` file.
         dpi: resolution; the figure's own when ``None``.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
