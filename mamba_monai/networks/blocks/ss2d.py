@@ -35,6 +35,8 @@ class SS2D(nn.Module):
         conv_bias: bias in the depthwise conv.
         bias: bias in ``in_proj`` and ``out_proj``.
         scan_order: how the map becomes sequences; default VMamba's 4-direction cross-scan.
+        out_proj: module mapping the gated (batch, H, W, d_inner) map to d_model channels; default a Linear layer
+            (Microscopic-Mamba passes a PSFFN).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SS2D(nn.Module):
         conv_bias: bool = True,
         bias: bool = False,
         scan_order: ScanOrder | None = None,
+        out_proj: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.scan_order = scan_order if scan_order is not None else CrossScan2D()
@@ -67,7 +70,7 @@ class SS2D(nn.Module):
             self.d_inner, self.scan_order.num_directions, d_state, self.dt_rank, dt_min, dt_max, dt_init_floor
         )
         self.out_norm = nn.LayerNorm(self.d_inner)
-        self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
+        self.out_proj = out_proj if out_proj is not None else nn.Linear(self.d_inner, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

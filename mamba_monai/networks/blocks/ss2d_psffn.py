@@ -59,11 +59,11 @@ class SS2DPSFFN(SS2D):
             conv_bias=conv_bias,
             bias=bias,
             scan_order=scan_order,
+            out_proj=PSFFN(
+                int(expand * d_model), d_model, partial_ratio, channels_last=True, transpose_hw=psffn_transpose_hw
+            ),
         )
         self.psffn_transpose_hw = psffn_transpose_hw
-        self.out_proj = PSFFN(
-            self.d_inner, d_model, partial_ratio, channels_last=True, transpose_hw=psffn_transpose_hw
-        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, H, W, d_model) -> (batch, H, W, d_model); H == W when ``psffn_transpose_hw``."""
