@@ -1,0 +1,667 @@
+#!/usr/bin/env python
+"""Benchmark SegMamba against MONAI's BraTS SegResNet: sliding-window inference and one training step.
+
+In one run, on the same input, for each network this measures:
+
+* **inference**: ``monai.inferers.SlidingWindowInferer(roi_size=roi^3, overlap=0.5, mode="gaussian",
+  sw_batch_size=1)`` over one random volume ``(1, 4, *volume)`` (default 240 x 240 x 155, the BraTS size), in eval
+  mode under ``torch.no_grad()``;
+* **training step**: batch 1, one random patch ``(1, 4, P, P, P)`` (``--train-patch``, default 128) with a random
+  binary target ``(1, 3, P, P, P)``: forward + ``DiceFocalLoss(sigmoid=True, gamma=0)`` + backward + SGD step
+  (lr 1e-2, momentum 0.99, Nesterov, weight decay 3e-5, as nnU-Net / SegMamba train). If a patch does not fit in the
+  memory budget (``--max-mem-gb``) the step is retried 16 voxels smaller, and both networks are compared at the
+  largest patch that fits for all of them;
+
+and prints wall time (median of ``--repeats`` calls), peak extra memory (GB) and parameter counts, and the ratios
+SegMamba / SegResNet. The networks:
+
+* SegMamba: ``mamba_monai.networks.nets.SegMamba()`` (defaults: in 4, out 3, ~67.4 M parameters);
+* SegResNet, the MONAI model-zoo BraTS network: ``SegResNet(blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1],
+  init_filters=16, in_channels=4, out_channels=3, dropout_prob=0.2)`` (~4.7 M parameters).
+
+Each (network, task) runs in a fresh subprocess. The inputs are random noise: fine for time and memory (neither
+depends on the values), meaningless for accuracy. Memory on CPU: after the model, optimiser state and inputs exist and
+a small warm-up call (32^3) has run, the peak RSS is reset (``echo 5 > /proc/self/clear_refs``); the result is
+``VmHWM`` after the call minus ``VmRSS`` before it (the largest over the repeats). The budget is enforced with
+``RLIMIT_DATA`` in the worker, so a patch that does not fit fails with an allocation error instead of swapping or
+waking the OOM killer. On CUDA (``--device auto`` picks the GPU when ``torch.cuda.is_available()``) the memory is
+``torch.cuda.max_memory_allocated()`` minus the allocated memory before the call, and SegMamba's scan runs on
+mamba-ssm's CUDA kernel if it is installed.
+
+Full SegMamba sliding-window inference on a small CPU takes many minutes; ``--quick`` is a fast sanity run.
+
+Examples::
+
+    python scripts/bench_segmamba.py --quick                       # volume 128x128x96, roi 64, train patch 64
+    python scripts/bench_segmamba.py --json /tmp/segmamba.json     # the full benchmark (tens of minutes on 2 CPUs)
+    python scripts/bench_segmamba.py --tasks train --train-patch 96 --nets segmamba,segresnet
+    python scripts/bench_segmamba.py --volume 160,160,128 --roi 96 --repeats 3 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# small helpers of the scan benchmark (importing it has no side effects)
+from bench_scan import (  # noqa: E402
+    fmt_num,
+    fmt_time,
+    log,
+    prepare_compiled_kernel,
+    ratio,
+    read_status_kb,
+    reset_peak_rss,
+)
+
+NETS = {
+    "segmamba": "SegMamba",
+    "segresnet": "SegResNet",
+}
+TASKS = ("infer", "train")
+PRESETS = {
+    "full": {"volume": (240, 240, 155), "roi": 128, "train_patch": 128},
+    "quick": {"volume": (128, 128, 96), "roi": 64, "train_patch": 64},
+}
+OVERLAP = 0.5
+PATCH_MULTIPLE = 16  # SegMamba's total downsampling: every side of a patch / window is a multiple of it
+MIN_PATCH = 32  # SegMamba's deepest map needs more than one voxel
+WARMUP_PATCH = 32
+GB = 1024.0**3
+OOM_STATUSES = ("out_of_memory", "killed")
+T0 = time.perf_counter()  # start of the run, for the elapsed time in the progress lines
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# networks and the timed calls
+
+
+def build_net(name: str):
+    """The network ``name`` (a key of NETS) with the benchmark's configuration."""
+    if name == "segmamba":
+        from mamba_monai.networks.nets import SegMamba
+
+        return SegMamba(in_channels=4, out_channels=3)
+    from monai.networks.nets import SegResNet
+
+    return SegResNet(
+        blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1], init_filters=16, in_channels=4, out_channels=3, dropout_prob=0.2
+    )
+
+
+def count_windows(volume: tuple[int, ...], roi: int, overlap: float) -> int:
+    """Number of windows MONAI's sliding window visits (the volume is first padded up to the roi where smaller)."""
+    total = 1
+    for size in volume:
+        size = max(size, roi)
+        interval = roi if size == roi else max(1, int(roi * (1 - overlap)))
+        total *= next(d for d in range(size) if d * interval + roi >= size) + 1
+    return total
+
+
+def synchronize(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_infer_call(net, spec: dict, device):
+    """(warm-up, call): a forward of a small patch, and one sliding-window inference over a random volume."""
+    import torch
+    from monai.inferers import SlidingWindowInferer
+
+    g = torch.Generator().manual_seed(spec["seed"])
+    volume = torch.randn(1, 4, *spec["volume"], generator=g).to(device)
+    roi = spec["roi"]
+    inferer = SlidingWindowInferer(roi_size=(roi,) * 3, overlap=OVERLAP, mode="gaussian", sw_batch_size=1)
+    total = count_windows(tuple(spec["volume"]), roi, OVERLAP)
+    state = {"done": 0, "start": 0.0, "last_log": 0.0}
+    net.eval()
+
+    def counting_net(window):
+        out = net(window)
+        state["done"] += 1
+        now = time.perf_counter()
+        if now - state["last_log"] >= 10.0 or state["done"] == total:
+            log(f"      window {state['done']}/{total} ({now - state['start']:.0f} s)")
+            state["last_log"] = now
+        return out
+
+    def warmup():
+        with torch.no_grad():
+            net(torch.randn(1, 4, *(WARMUP_PATCH,) * 3, device=device))
+
+    def call():
+        state.update(done=0, start=time.perf_counter(), last_log=time.perf_counter())
+        with torch.no_grad():
+            inferer(volume, counting_net)
+        synchronize(device)
+
+    return warmup, call, {"windows": total}
+
+
+def make_train_call(net, spec: dict, device):
+    """(warm-up, call): one training step on a small patch, and one on a random ``train_patch``^3 patch."""
+    import torch
+    from monai.losses import DiceFocalLoss
+
+    loss_fn = DiceFocalLoss(sigmoid=True, gamma=0.0)
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
+    net.train()
+
+    def batch(size: int, seed: int):
+        g = torch.Generator().manual_seed(seed)
+        image = torch.randn(1, 4, size, size, size, generator=g)
+        label = (torch.rand(1, 3, size, size, size, generator=g) > 0.5).float()
+        return image.to(device), label.to(device)
+
+    def step(image, label, verbose: bool):
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(net(image), label)
+        synchronize(device)
+        forward = time.perf_counter()
+        loss.backward()
+        synchronize(device)
+        backward = time.perf_counter()
+        optimizer.step()
+        synchronize(device)
+        if verbose:
+            log(
+                f"      forward+loss {forward - start:.1f} s, backward {backward - forward:.1f} s, "
+                f"SGD step {time.perf_counter() - backward:.2f} s"
+            )
+
+    small = batch(min(WARMUP_PATCH, spec["train_patch"]), spec["seed"] + 1)
+    image, label = batch(spec["train_patch"], spec["seed"])
+
+    def warmup():  # also creates the optimiser's momentum buffers, so they are not counted as peak extra memory
+        step(*small, verbose=False)
+
+    def call():
+        step(image, label, verbose=True)
+
+    return warmup, call, {"train_patch": spec["train_patch"]}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# worker: one (network, task) in a fresh process
+
+
+def limit_data_memory(budget_gb: float) -> float | None:
+    """Let this process allocate at most ``budget_gb`` more (RLIMIT_DATA over the current VmData); the limit in GB."""
+    data_kb = read_status_kb("VmData")
+    if not budget_gb or data_kb is None:
+        return None
+    limit = int(data_kb * 1024 + budget_gb * GB)
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    return limit / GB
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def run_worker(spec: dict) -> dict:
+    """Build the network, warm up, then time ``repeats`` calls, measuring the peak extra memory of each."""
+    import torch
+
+    if spec["threads"]:
+        torch.set_num_threads(spec["threads"])
+    device = torch.device(spec["device"])
+    torch.manual_seed(spec["seed"])
+    net = build_net(spec["net"]).to(device)
+    result = {
+        "net": spec["net"],
+        "task": spec["task"],
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "loadavg_1min_at_start": os.getloadavg()[0],
+    }
+    if spec["net"] == "segmamba":
+        from mamba_monai.ops.backends import resolve_backend
+
+        result["scan_backend"] = resolve_backend(device)
+    make_call = make_infer_call if spec["task"] == "infer" else make_train_call
+    warmup, call, info = make_call(net, spec, device)
+    result.update(info)
+    try:
+        start = time.perf_counter()
+        warmup()  # lazy initialisation (kernel, thread pool, autograd, optimiser state) on a small input
+        result["warmup_s"] = time.perf_counter() - start
+        if device.type == "cpu":
+            result["data_limit_gb"] = limit_data_memory(spec["max_mem_gb"])
+        times, peaks = [], []
+        for i in range(spec["repeats"]):
+            start = time.perf_counter()
+            peaks.append(measure_peak_extra_gb(call, device))
+            times.append(time.perf_counter() - start)
+            peak = fmt_num(peaks[-1], ".2f", " GB")
+            log(f"      call {i + 1}/{spec['repeats']}: {fmt_time(times[-1])}, peak extra {peak}")
+    except (RuntimeError, MemoryError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        log(f"      out of memory: {str(exc).splitlines()[0][:200]}")
+        result.update(status="out_of_memory", error=str(exc).splitlines()[0][:500])
+        return result
+    result.update(
+        status="ok",
+        times_s=times,
+        median_s=statistics.median(times),
+        peak_extra_gb=None if None in peaks else max(peaks),
+        loadavg_1min_at_end=os.getloadavg()[0],
+    )
+    return result
+
+
+def measure_peak_extra_gb(call, device) -> float | None:
+    """Peak memory above the current level while ``call()`` runs, in GB: RSS on CPU, allocated tensors on CUDA."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        call()
+        return (torch.cuda.max_memory_allocated(device) - before) / GB
+    reset = reset_peak_rss()
+    before = read_status_kb("VmRSS")
+    call()
+    peak = read_status_kb("VmHWM")
+    if not reset or before is None or peak is None:
+        return None
+    return (peak - before) * 1024 / GB
+
+
+def spawn_worker(spec: dict) -> dict:
+    """Run :func:`run_worker` in a fresh interpreter; its last stdout line is the JSON result."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
+    if proc.returncode < 0:
+        # SIGKILL is most likely the kernel's OOM killer: the budget was larger than the memory actually free
+        log(f"      worker killed by signal {-proc.returncode} (SIGKILL: probably out of memory)")
+        return {
+            "net": spec["net"],
+            "task": spec["task"],
+            "train_patch": spec["train_patch"],
+            "status": "killed",
+            "signal": -proc.returncode,
+        }
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {spec} failed with exit code {proc.returncode} (its error is printed above)")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# driver
+
+
+def run_case(args: argparse.Namespace, net: str, task: str, train_patch: int | None = None) -> dict:
+    spec = {
+        "net": net,
+        "task": task,
+        "device": args.device,
+        "volume": list(args.volume),
+        "roi": args.roi,
+        "train_patch": train_patch or args.train_patch,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "seed": args.seed,
+        "max_mem_gb": args.max_mem_gb,
+    }
+    what = (
+        f"volume {'x'.join(map(str, args.volume))}, roi {args.roi}^3"
+        if task == "infer"
+        else f"patch {spec['train_patch']}^3"
+    )
+    log(f"[{NETS[net]} {task}] {what}: warm-up + {args.repeats} timed call(s) ... (load {os.getloadavg()[0]:.1f})")
+    start = time.perf_counter()
+    result = spawn_worker(spec)
+    result["wall_s"] = time.perf_counter() - start
+    log(f"    done in {result['wall_s']:.0f} s ({result['status']}); total elapsed {time.perf_counter() - T0:.0f} s")
+    return result
+
+
+def run_training(args: argparse.Namespace) -> tuple[int | None, dict, list]:
+    """Training steps of every network at the largest patch (from --train-patch down by 16) that fits for all."""
+    attempts, cache = [], {}
+    patch = args.train_patch
+    while patch >= MIN_PATCH:
+        fits = True
+        for net in args.net_names:
+            if (net, patch) not in cache:
+                cache[(net, patch)] = run_case(args, net, "train", patch)
+                attempts.append(cache[(net, patch)])
+            if cache[(net, patch)]["status"] in OOM_STATUSES:
+                fits = False
+                break
+        if fits:
+            return patch, {net: cache[(net, patch)] for net in args.net_names}, attempts
+        log(f"    patch {patch}^3 does not fit in the budget; trying {patch - PATCH_MULTIPLE}^3")
+        patch -= PATCH_MULTIPLE
+    return None, {}, attempts
+
+
+def machine_info(args: argparse.Namespace) -> dict:
+    import monai
+    import torch
+
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "monai": monai.__version__,
+        "os": platform.platform(),
+        "device": args.device,
+        "cuda_available": torch.cuda.is_available(),
+        "threads": args.threads or torch.get_num_threads(),
+        "loadavg_1min_at_start": os.getloadavg()[0],
+        "mem_available_gb_at_start": mem_available_gb(),
+        "max_mem_gb": args.max_mem_gb,
+    }
+    if args.device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def mem_available_gb() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / GB
+    except OSError:
+        return None
+    return None
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    machine = machine_info(args)
+    if "segmamba" in args.net_names and args.device == "cpu":
+        prepare_compiled_kernel()
+    report = {"machine": machine, "settings": settings(args), "infer": {}, "train": {}}
+    if "infer" in args.task_names:
+        for net in args.net_names:
+            report["infer"][net] = run_case(args, net, "infer")
+    if "train" in args.task_names:
+        patch, cases, attempts = run_training(args)
+        report["train"] = cases
+        report["train_patch_used"] = patch
+        report["train_attempts"] = attempts
+    machine["loadavg_1min_at_end"] = os.getloadavg()[0]
+    machine["total_s"] = time.perf_counter() - T0
+    report["parameters"] = parameter_counts(report)
+    report["ratios"] = ratios(report)
+    return report
+
+
+def settings(args: argparse.Namespace) -> dict:
+    return {
+        "volume": list(args.volume),
+        "roi": args.roi,
+        "overlap": OVERLAP,
+        "mode": "gaussian",
+        "sw_batch_size": 1,
+        "windows": count_windows(tuple(args.volume), args.roi, OVERLAP),
+        "train_patch_requested": args.train_patch,
+        "repeats": args.repeats,
+        "nets": args.net_names,
+        "tasks": args.task_names,
+        "preset": "quick" if args.quick else "full",
+        "seed": args.seed,
+        "inputs": "random (standard normal image, uniform binary target): valid for time and memory only",
+    }
+
+
+def case_value(report: dict, task: str, net: str, key: str):
+    case = report.get(task, {}).get(net) or {}
+    return case.get(key) if case.get("status") == "ok" else None
+
+
+def ratios(report: dict) -> dict:
+    """SegMamba / SegResNet for every measured number (None where either is missing)."""
+    out = {}
+    for task in TASKS:
+        for key in ("median_s", "peak_extra_gb"):
+            out[f"{task}/{key}"] = ratio(
+                case_value(report, task, "segmamba", key), case_value(report, task, "segresnet", key)
+            )
+    params = report["parameters"]
+    out["parameters"] = ratio(params.get("segmamba"), params.get("segresnet"))
+    return out
+
+
+def parameter_counts(report: dict) -> dict:
+    """Parameters per network, from whichever of its workers reported them."""
+    params = {}
+    for case in [c for task in TASKS for c in report.get(task, {}).values()] + report.get("train_attempts", []):
+        if case.get("parameters") is not None:
+            params.setdefault(case["net"], case["parameters"])
+    return params
+
+
+def fmt_ratio(value: float | None) -> str:
+    return fmt_num(value, ".2f", "x")
+
+
+def print_table(report: dict) -> None:
+    machine, s = report["machine"], report["settings"]
+    nets = s["nets"]
+    print()
+    where = f"GPU {machine['gpu']}" if machine["device"] == "cuda" else f"CPU {machine['cpu']}"
+    print(
+        f"SegMamba vs SegResNet | {where}, {machine['threads']} threads | torch {machine['torch']}, "
+        f"monai {machine['monai']} | total {machine['total_s'] / 60:.1f} min"
+    )
+    if "infer" in s["tasks"]:
+        print(
+            f"inference: random volume (1, 4, {', '.join(map(str, s['volume']))}), SlidingWindowInferer roi "
+            f"{s['roi']}^3, overlap {s['overlap']}, gaussian, sw_batch_size 1 ({s['windows']} windows), eval + no_grad"
+        )
+    patch = report.get("train_patch_used")
+    if "train" in s["tasks"]:
+        requested = s["train_patch_requested"]
+        tried = "" if patch == requested else f" (requested {requested}^3 did not fit)"
+        shown = "none fits" if patch is None else f"{patch}^3{tried}"
+        print(
+            f"training step: batch 1, random patch {shown}, forward + DiceFocalLoss(sigmoid, gamma 0) + backward + "
+            "SGD (momentum 0.99) step"
+        )
+    mem = "CUDA max allocated" if machine["device"] == "cuda" else "peak RSS"
+    print(f"time: median of {s['repeats']} call(s); memory: {mem} above the level before the call")
+    print()
+    columns = [NETS[n] for n in nets]
+    show_ratio = "segmamba" in nets and "segresnet" in nets
+    ratio_header = f"{'SegMamba/SegResNet':>20}" if show_ratio else ""
+    header = f"  {'':<36}" + "".join(f"{c:>14}" for c in columns) + ratio_header
+    print(header)
+    rows = [("parameters", None, "parameters")]
+    if "infer" in s["tasks"]:
+        rows += [("inference time", "infer", "median_s"), ("inference peak extra memory", "infer", "peak_extra_gb")]
+    if "train" in s["tasks"]:
+        label = "train step" if patch is None else f"train step {patch}^3"
+        rows += [(f"{label} time", "train", "median_s"), (f"{label} peak extra memory", "train", "peak_extra_gb")]
+    for label, task, key in rows:
+        if task is None:
+            values = [report["parameters"].get(n) for n in nets]
+            cells = [fmt_num(None if v is None else v / 1e6, ".2f", " M") for v in values]
+            rat = report["ratios"]["parameters"]
+        else:
+            values = [case_value(report, task, n, key) for n in nets]
+            statuses = [(report[task].get(n) or {}).get("status") for n in nets]
+            fmt = fmt_time if key == "median_s" else (lambda v: fmt_num(v, ".2f", " GB"))
+            cells = [
+                fmt(v) if v is not None else ("OOM" if st in OOM_STATUSES else "-") for v, st in zip(values, statuses)
+            ]
+            rat = report["ratios"][f"{task}/{key}"]
+        print(f"  {label:<36}" + "".join(f"{c:>14}" for c in cells) + (f"{fmt_ratio(rat):>20}" if show_ratio else ""))
+    print_notes(report)
+
+
+def print_notes(report: dict) -> None:
+    machine = report["machine"]
+    print()
+    print("note: inputs are random noise: valid for time and memory, meaningless for accuracy.")
+    loads = [machine.get("loadavg_1min_at_start"), machine.get("loadavg_1min_at_end")]
+    for task in TASKS:
+        for case in report.get(task, {}).values():
+            loads += [case.get("loadavg_1min_at_start"), case.get("loadavg_1min_at_end")]
+    loads = [v for v in loads if v is not None]
+    if loads and max(loads) > 1.0:
+        print(
+            f"note: 1-min load average between {min(loads):.1f} and {max(loads):.1f} during the run "
+            f"({machine['cores']} cores): other processes competed for the CPUs, so timings are noisy and slower "
+            "than on an idle machine (per-call times in --json)"
+        )
+    skipped = [a for a in report.get("train_attempts", []) if a.get("status") in OOM_STATUSES]
+    for attempt in skipped:
+        print(f"note: {NETS[attempt['net']]} train step at {attempt.get('train_patch', '?')}^3 did not fit "
+              f"({attempt['status']}; budget {machine['max_mem_gb']:.1f} GB, --max-mem-gb)")
+    backends = {c.get("scan_backend") for t in TASKS for n, c in report.get(t, {}).items() if n == "segmamba"}
+    backends.discard(None)
+    if machine["device"] == "cuda":
+        print(
+            f"GPU note: ran on {machine.get('gpu')}; memory is torch.cuda.max_memory_allocated() above the allocated "
+            f"memory before the call (not the caching allocator's reserve); SegMamba scan backend: "
+            f"{', '.join(sorted(backends)) or '-'}"
+        )
+    else:
+        reason = "no CUDA device here" if not machine["cuda_available"] else "--device cpu"
+        print(
+            f"GPU note: ran on CPU ({reason}; SegMamba scan backend: {', '.join(sorted(backends)) or '-'}). Where "
+            "torch.cuda.is_available(), --device auto (the default) runs on the GPU and reports memory as "
+            "torch.cuda.max_memory_allocated() above the level before the call; SegMamba's scan then uses mamba-ssm's "
+            "CUDA kernel if installed (pip install 'mamba-monai[cuda]'), else the slow reference scan with a warning."
+        )
+
+
+def parse_triple(text: str) -> tuple[int, int, int]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive integers like 240,240,155, got {text!r}")
+    return values
+
+
+def parse_list(parser, text: str, choices, option: str) -> list[str]:
+    names = [s.strip().lower() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in choices]
+    if unknown or not names:
+        parser.error(f"{option}: unknown {unknown or text!r}; choose from {', '.join(choices)}")
+    return list(dict.fromkeys(names))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    full, quick = PRESETS["full"], PRESETS["quick"]
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"fast sanity preset: volume {'x'.join(map(str, quick['volume']))}, roi {quick['roi']}, train patch "
+        f"{quick['train_patch']} (explicit --volume/--roi/--train-patch still win)",
+    )
+    parser.add_argument(
+        "--volume", type=parse_triple, help=f"D,H,W of the random volume (default {','.join(map(str, full['volume']))})"
+    )
+    parser.add_argument("--roi", type=int, help=f"sliding-window side, a multiple of 16 (default {full['roi']})")
+    parser.add_argument(
+        "--train-patch",
+        type=int,
+        help="training patch side, a multiple of 16; lowered by 16 while it does not fit "
+        f"(default {full['train_patch']})",
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="timed calls per case (median reported; default 1)")
+    parser.add_argument("--nets", default=",".join(NETS), help=f"comma-separated subset of {', '.join(NETS)}")
+    parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {', '.join(TASKS)}")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default)")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available, else CPU"
+    )
+    parser.add_argument(
+        "--max-mem-gb",
+        type=float,
+        default=None,
+        help="CPU only: memory a worker may allocate beyond its model and inputs (default 75%% of MemAvailable at "
+        "start; 0 = no limit)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights")
+    parser.add_argument("--json", metavar="PATH", help="also write all numbers as JSON to PATH")
+    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one case in a fresh process
+    args = parser.parse_args(argv)
+    if args.worker:
+        return args
+    preset = PRESETS["quick" if args.quick else "full"]
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    for option, value in (("--roi", args.roi), ("--train-patch", args.train_patch)):
+        if value < MIN_PATCH or value % PATCH_MULTIPLE:
+            parser.error(
+                f"{option} must be a multiple of {PATCH_MULTIPLE} and at least {MIN_PATCH} (SegMamba's downsampling), "
+                f"got {value}"
+            )
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.threads < 0:
+        parser.error(f"--threads must be >= 0, got {args.threads}")
+    args.net_names = parse_list(parser, args.nets, NETS, "--nets")
+    args.task_names = parse_list(parser, args.tasks, TASKS, "--tasks")
+    import torch
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch.cuda.is_available() is False on this machine")
+    if args.max_mem_gb is None:
+        available = mem_available_gb()
+        args.max_mem_gb = 0.0 if available is None else round(0.75 * available, 1)
+    if args.max_mem_gb < 0:
+        parser.error(f"--max-mem-gb must be >= 0, got {args.max_mem_gb}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return 0
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    log(
+        f"device {args.device}; nets {', '.join(args.net_names)}; tasks {', '.join(args.task_names)}; "
+        f"memory budget per worker {args.max_mem_gb:.1f} GB; 1-min load {os.getloadavg()[0]:.1f}"
+    )
+    report = run_benchmark(args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        log(f"wrote {args.json}")
+    print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
