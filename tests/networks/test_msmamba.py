@@ -138,7 +138,7 @@ def test_mifa_cross_gates_and_shuffles():
 @pytest.mark.parametrize(
     "shape, message",
     [
-        ((1, 3, 16, 64), r"\(H, W\) = \(16, 64\) is too small: H and W must be at least 32"),
+        ((1, 3, 16, 64), r"\(H, W\) = \(16, 64\) is too small: the minimum is 32 x 32"),
         ((1, 3, 64, 80), r"\(H, W\) = \(64, 80\) is not supported: H and W must be multiples of 32"),
         ((1, 1, 64, 64), r"expects \(batch, 3, H, W\) images"),
         ((3, 64, 64), r"got shape \(3, 64, 64\)"),

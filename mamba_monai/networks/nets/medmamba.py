@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+
 import re
+from functools import partial
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from monai.networks.blocks.patchembedding import PatchEmbed
 from monai.networks.nets.swin_unetr import PatchMergingV2
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 from torch import nn
 
 from mamba_monai.networks.blocks.ss2d import SS2D
+from mamba_monai.networks.input_checks import check_image_2d
+from mamba_monai.networks.weight_init import init_vmamba_weights
 
 __all__ = [
     "MEDMAMBA_VARIANTS",
@@ -188,43 +192,12 @@ class MedMamba(nn.Module):
             if i < len(dims) - 1:
                 self.downsamples.append(PatchMergingV2(dim, spatial_dims=2))
         self.head = nn.Linear(dims[-1], num_classes) if num_classes > 0 else nn.Identity()
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.apply(partial(init_vmamba_weights, kaiming_conv2d=True))
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless ``x`` is ``(B, in_channels, H, W)`` with H, W multiples of ``size_divisor``."""
-        if torch.jit.is_tracing():
-            return
-        name = type(self).__name__
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"{name} expects (batch, {self.in_channels}, H, W) images (in_channels={self.in_channels}), "
-                f"got shape {tuple(x.shape)}"
-            )
-        h, w = x.shape[2:]
-        k = self.size_divisor
-        why = f"patch embedding stride {k >> (len(self.dims) - 1)} and {len(self.dims) - 1} patch mergings"
-        if h < k or w < k:
-            raise ValueError(
-                f"{name}: input size (H, W) = ({h}, {w}) is too small: the minimum is {k} x {k} ({why}); "
-                f"H and W must be multiples of {k}"
-            )
-        if h % k or w % k:
-            raise ValueError(
-                f"{name}: input size (H, W) = ({h}, {w}) is not supported: H and W must be multiples of {k} ({why}), "
-                f"e.g. ({h // k * k}, {w // k * k})"
-            )
+        why = f"patch embedding stride {self.size_divisor >> (len(self.dims) - 1)} and {len(self.dims) - 1} patch mergings"
+        check_image_2d(type(self).__name__, x, self.in_channels, self.size_divisor, why)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) -> last stage's channel-last map (B, H / size_divisor, W / size_divisor, dims[-1])."""

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+
+from functools import partial
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from monai.networks.blocks import Convolution
 from monai.networks.nets.swin_unetr import PatchMergingV2
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 from torch import nn
 
 from mamba_monai.networks.blocks.mifa import MIFA
 from mamba_monai.networks.blocks.parallel_vssm import ParallelVSSM
+from mamba_monai.networks.input_checks import check_image_2d
+from mamba_monai.networks.weight_init import init_vmamba_weights
 
 __all__ = ["MicroscopicMamba", "MicroscopicMambaBlock", "MICROSCOPIC_MAMBA_VARIANTS"]
 
@@ -194,45 +198,16 @@ class MicroscopicMamba(nn.Module):
             if i < len(dims) - 1:
                 self.downsamples.append(PatchMergingV2(dim, spatial_dims=2))
         self.head = nn.Linear(dims[-1], num_classes) if num_classes > 0 else nn.Identity()
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.apply(partial(init_vmamba_weights, kaiming_conv2d=True))
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless ``x`` is ``(B, in_channels, H, W)`` with H, W multiples of ``size_divisor``."""
-        if torch.jit.is_tracing():
-            return
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"MicroscopicMamba expects (batch, {self.in_channels}, H, W) images (in_channels={self.in_channels}), "
-                f"got shape {tuple(x.shape)}"
-            )
-        h, w = x.shape[2:]
-        k = self.size_divisor
-        if h < k or w < k:
-            raise ValueError(
-                f"MicroscopicMamba: input size (H, W) = ({h}, {w}) is too small: H and W must be at least {k} "
-                f"(stem stride 4 and {len(self.dims) - 1} patch mergings) and multiples of {k}"
-            )
-        if h % k or w % k:
-            raise ValueError(
-                f"MicroscopicMamba: input size (H, W) = ({h}, {w}) is not supported: H and W must be multiples of "
-                f"{k} (stem stride 4 and {len(self.dims) - 1} patch mergings), e.g. ({h // k * k}, {w // k * k})"
-            )
-        if self.psffn_transpose_hw and h != w:
+        why = f"stem stride 4 and {len(self.dims) - 1} patch mergings"
+        check_image_2d("MicroscopicMamba", x, self.in_channels, self.size_divisor, why)
+        if self.psffn_transpose_hw and x.shape[2] != x.shape[3] and not torch.jit.is_tracing():
             raise ValueError(
                 f"MicroscopicMamba: psffn_transpose_hw=True reproduces the original's H/W swap and needs square "
-                f"inputs, got (H, W) = ({h}, {w})"
+                f"inputs, got (H, W) = ({x.shape[2]}, {x.shape[3]})"
             )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

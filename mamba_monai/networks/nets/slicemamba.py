@@ -12,13 +12,14 @@ from typing import Any
 import torch
 from monai.networks.blocks.patchembedding import PatchEmbed
 from monai.networks.nets.swin_unetr import PatchMergingV2
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 from torch import nn
 
 from mamba_monai.networks.blocks.genotype import SLICE_CHOICES, Genotype, GenotypeLike
 from mamba_monai.networks.blocks.patch_expand import PatchExpand2D
 from mamba_monai.networks.blocks.scan_orders import SliceScan2D
 from mamba_monai.networks.blocks.ss2d import SS2D
+from mamba_monai.networks.weight_init import init_vmamba_weights
 
 __all__ = ["SliceMamba", "SliceMambaBlock", "SliceMambaSupernet", "convert_slicemamba_state_dict"]
 
@@ -142,18 +143,7 @@ class _SliceMambaUNet(nn.Module):
         self.upsamples = nn.ModuleList(PatchExpand2D(dims[n - s], scale=2) for s in range(1, n))
         self.final_expand = PatchExpand2D(dims[0], scale=PATCH_SIZE)
         self.final_conv = nn.Conv2d(dims[0] // PATCH_SIZE, out_channels, kernel_size=1)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        # the original's VSSM._init_weights; convs and the SSM parameters keep their own initialisation
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+        self.apply(init_vmamba_weights)  # the original's: convs and SSM parameters keep their own
 
     # --- hooks ---------------------------------------------------------------------------------------------------
     def _make_position(self, index: int, dim: int, d_state: int, drop_path: float, attn_drop: float) -> nn.Module:
