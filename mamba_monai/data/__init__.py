@@ -32,9 +32,21 @@ from mamba_monai.data.image_io import (
     read_image_2d_info,
     to_unit_range,
 )
+from mamba_monai.data.lesion import (
+    LESION_LAYOUTS,
+    LESION_SPLITS,
+    ensure_lesion_datalist,
+    find_lesion_pairs,
+    make_lesion_datalist,
+)
 from mamba_monai.data.splits import split_indices, split_sizes
 
 __all__ = [
+    "LESION_LAYOUTS",
+    "LESION_SPLITS",
+    "ensure_lesion_datalist",
+    "find_lesion_pairs",
+    "make_lesion_datalist",
     "CLASSIFICATION_SPLITS",
     "IMAGE_EXTENSIONS",
     "LUMA_WEIGHTS",

@@ -2,6 +2,23 @@
 
 from mamba_monai.engines import handlers
 from mamba_monai.engines.checkpoints import latest_checkpoint
+from mamba_monai.engines.evolutionary_search import (
+    EvolutionarySearch,
+    SupernetScorer,
+    evolutionary_search,
+    plot_search_progress,
+)
 from mamba_monai.engines.inferers import MirrorTTAInferer
+from mamba_monai.engines.path_sampler import RandomPathSampler, unwrap_network
 
-__all__ = ["MirrorTTAInferer", "handlers", "latest_checkpoint"]
+__all__ = [
+    "EvolutionarySearch",
+    "MirrorTTAInferer",
+    "RandomPathSampler",
+    "SupernetScorer",
+    "evolutionary_search",
+    "handlers",
+    "latest_checkpoint",
+    "plot_search_progress",
+    "unwrap_network",
+]

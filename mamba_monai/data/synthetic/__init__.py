@@ -2,6 +2,11 @@
 
 from mamba_monai.data.synthetic.brats import synthesize_brats_case, synthetic_brats_case_id, write_synthetic_brats
 
+from mamba_monai.data.synthetic.dermoscopy import (
+    DERMOSCOPY_LAYOUTS,
+    synthesize_dermoscopy_image,
+    write_synthetic_dermoscopy,
+)
 from mamba_monai.data.synthetic.microscopy import (
     MICROSCOPY_CLASSES,
     synthesize_microscopy_image,
@@ -14,6 +19,9 @@ from mamba_monai.data.synthetic.ultrasound import (
 )
 
 __all__ = [
+    "DERMOSCOPY_LAYOUTS",
+    "synthesize_dermoscopy_image",
+    "write_synthetic_dermoscopy",
     "MICROSCOPY_CLASSES",
     "ULTRASOUND_CLASSES",
     "synthesize_brats_case",
