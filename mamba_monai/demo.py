@@ -8,6 +8,16 @@ from pathlib import Path
 
 __all__ = ["DEMOS", "find_bundle", "run_demo"]
 
+def _classification_demo() -> list[tuple[str, list[str], str, dict]]:
+    on_test_split = {"input": "$@dataset_dir + '/datalist.json'"}
+    return [
+        ("train", ["train.json", "demo.json"], "train", {}),
+        ("evaluate", ["train.json", "evaluate.json", "demo.json"], "eval", {}),
+        ("inference", ["inference.json", "demo.json"], "infer", on_test_split),
+        ("explain", ["inference.json", "explain.json", "demo.json"], "infer", {**on_test_split, "explain_max_images": 4}),
+    ]
+
+
 # bundle name -> (workflows to run in order: (label, config files, workflow type, extra overrides))
 DEMOS: dict[str, list[tuple[str, list[str], str, dict]]] = {
     "segmamba_brats": [
@@ -15,6 +25,9 @@ DEMOS: dict[str, list[tuple[str, list[str], str, dict]]] = {
         ("evaluate", ["train.json", "evaluate.json", "demo.json"], "eval", {}),
         ("inference", ["inference.json", "demo.json"], "infer", {"input": "$@dataset_dir + '/datalist.json'"}),
     ],
+    "medmambase_ultrasound": _classification_demo(),
+    "senet_ultrasound": _classification_demo(),
+    "msmamba_microscopy": _classification_demo(),
 }
 
 

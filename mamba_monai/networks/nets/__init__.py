@@ -12,6 +12,7 @@ from mamba_monai.networks.nets.medmamba import (
 )
 from mamba_monai.networks.nets.medmamba_se import MedMambaSE, MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MICROSCOPIC_MAMBA_VARIANTS, MicroscopicMamba, MicroscopicMambaBlock
+from mamba_monai.networks.nets.senet_pretrained import convert_seresnext_state_dict, load_seresnext_pretrained
 from mamba_monai.networks.nets.segmamba import SegMamba, SegMambaEncoder
 from mamba_monai.networks.nets.slicemamba import (
     SliceMamba,
@@ -28,6 +29,8 @@ __all__ = [
     "MedMambaSEBlock",
     "channel_shuffle_last",
     "convert_medmamba_state_dict",
+    "convert_seresnext_state_dict",
+    "load_seresnext_pretrained",
     "medmamba_b",
     "medmamba_s",
     "medmamba_t",
