@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from monai.bundle import ConfigWorkflow
 
 from mamba_monai.data import ensure_classification_datalist
 from mamba_monai.data.synthetic import write_synthetic_ultrasound
+from tests.bundles.bundle_runs import error_messages, run_multi_gpu_on_cpu, run_workflow
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "medmambase_ultrasound"
 CONFIGS = BUNDLE / "configs"
@@ -43,25 +42,6 @@ def overrides(root: Path, **extra) -> dict:
     }
 
 
-def run_workflow(config_file, workflow_type, **override):
-    wf = ConfigWorkflow(
-        config_file=config_file, workflow_type=workflow_type, logging_file=str(CONFIGS / "logging.conf"), **override
-    )
-    wf.initialize()
-    if workflow_type == "train":
-        assert wf.check_properties() in (None, []), wf.check_properties()
-    wf.run()
-    wf.finalize()
-    return wf
-
-
-def error_messages(exc: BaseException) -> list[str]:
-    """Messages along the cause chain (MONAI wraps errors raised inside configs)."""
-    messages = []
-    while exc is not None:
-        messages.append(str(exc))
-        exc = exc.__cause__ or exc.__context__
-    return messages
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +49,7 @@ def trained(tmp_path_factory):
     """One epoch on the synthetic set the bundle writes itself into an empty dataset_dir (the demo path)."""
     root = tmp_path_factory.mktemp("medmambase")
     with pytest.warns(UserWarning, match="SYNTHETIC"):
-        wf = run_workflow(str(CONFIGS / "train.json"), "train", **overrides(root, epochs=1))
+        wf = run_workflow(CONFIGS, str(CONFIGS / "train.json"), "train", **overrides(root, epochs=1))
     return root, wf
 
 
@@ -103,7 +83,7 @@ def test_training_transforms_give_normalised_square_images(trained):
 
 def test_evaluate_writes_report_with_class_names(trained):
     root, _ = trained
-    run_workflow([str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")], "eval", **overrides(root))
+    run_workflow(CONFIGS, [str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")], "eval", **overrides(root))
     report = json.loads((root / "eval" / "report.json").read_text())
     assert 0.0 <= report["accuracy"] <= 1.0
     rows = list(csv.DictReader((root / "eval" / "per_class_report.csv").open()))
@@ -117,7 +97,7 @@ def infer(root: Path, config_files, **extra):
     over = overrides(root, **extra)
     for key in ("synthetic_per_class", "synthetic_size"):
         over.pop(key)
-    return run_workflow(config_files, "infer", **over)
+    return run_workflow(CONFIGS, config_files, "infer", **over)
 
 
 def test_inference_writes_csv_with_probability_columns(trained, tmp_path):
@@ -151,7 +131,7 @@ def test_missing_file_in_csv_is_reported_before_training(tmp_path):
     with (data / "labels.csv").open("a") as stream:
         stream.write("fetal_brain/missing_scan.png,fetal_brain,P9\n")
     with pytest.raises(Exception) as err:
-        run_workflow(str(CONFIGS / "train.json"), "train", **overrides(tmp_path, epochs=1, csv_file="labels.csv"))
+        run_workflow(CONFIGS, str(CONFIGS / "train.json"), "train", **overrides(tmp_path, epochs=1, csv_file="labels.csv"))
     assert any("missing_scan.png" in m for m in error_messages(err.value)), error_messages(err.value)
     assert not (tmp_path / "models").exists() and not (data / "datalist.json").exists()
 
@@ -174,18 +154,4 @@ def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
         ensure_classification_datalist(
             over["dataset_dir"], over["data_list_file_path"], synthetic="ultrasound", n_per_class=4, size=(64, 64)
         )
-    args = []
-    for key, value in over.items():
-        args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29547",
-        "-m", "monai.bundle", "run",
-        "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
-        "--logging_file", str(CONFIGS / "logging.conf"), *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert len(list((tmp_path / "models").glob("checkpoint*epoch=1.pt"))) == 1  # rank 0 alone saves
-    assert (tmp_path / "models" / "model.pt").is_file()
-    assert (tmp_path / "eval" / "training_curves.png").is_file()
+    run_multi_gpu_on_cpu(CONFIGS, over, port=29547)

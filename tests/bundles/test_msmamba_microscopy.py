@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ConfigWorkflow
 from PIL import Image
 
 from mamba_monai.data.synthetic import write_synthetic_microscopy
+from tests.bundles.bundle_runs import error_messages, run_multi_gpu_on_cpu, run_workflow
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "msmamba_microscopy"
 CONFIGS = BUNDLE / "configs"
@@ -48,24 +47,13 @@ def configs(*names: str) -> list[str]:
     return [str(CONFIGS / name) for name in names]
 
 
-def run_workflow(config_file, workflow_type, **override):
-    wf = ConfigWorkflow(
-        config_file=config_file, workflow_type=workflow_type, logging_file=str(CONFIGS / "logging.conf"), **override
-    )
-    wf.initialize()
-    if workflow_type == "train":
-        assert wf.check_properties() in (None, []), wf.check_properties()
-    wf.run()
-    wf.finalize()
-    return wf
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One epoch on 20 synthetic 64x64 micrographs written by the bundle itself (the demo path); the mean/std file is
     missing, so training computes it first."""
     root = tmp_path_factory.mktemp("msmamba")
-    wf = run_workflow(configs("train.json"), "train", **overrides(root, epochs=1, warmup_epochs=1))
+    wf = run_workflow(CONFIGS, configs("train.json"), "train", **overrides(root, epochs=1, warmup_epochs=1))
     return root, wf
 
 
@@ -112,7 +100,7 @@ def test_compute_stats_config_writes_the_training_statistics(trained, tmp_path):
     root, _ = trained
     stats_file = tmp_path / "stats.json"
     run_workflow(
-        configs("train.json", "compute_stats.json"), None, **overrides(root, dataset_stats_file=str(stats_file))
+        CONFIGS, configs("train.json", "compute_stats.json"), None, **overrides(root, dataset_stats_file=str(stats_file))
     )
     written = json.loads(stats_file.read_text())
     auto = json.loads((root / "models" / "dataset_stats.json").read_text())
@@ -123,7 +111,7 @@ def test_compute_stats_config_writes_the_training_statistics(trained, tmp_path):
 def test_early_stopping_on_validation_loss(tmp_path):
     """lr 0: the validation loss never decreases, so patience 1 stops training after the second validation."""
     wf = run_workflow(
-        configs("train.json"), "train",
+        CONFIGS, configs("train.json"), "train",
         **overrides(tmp_path, epochs=5, warmup_epochs=1, learning_rate=0.0, early_stop_patience=1),
     )
     assert wf.trainer.state.epoch == 2
@@ -132,7 +120,7 @@ def test_early_stopping_on_validation_loss(tmp_path):
 
 def test_evaluate_writes_report_with_class_names(trained):
     root, _ = trained
-    run_workflow(configs("train.json", "evaluate.json"), "eval", **overrides(root))
+    run_workflow(CONFIGS, configs("train.json", "evaluate.json"), "eval", **overrides(root))
     report = json.loads((root / "eval" / "report.json").read_text())
     n_test = len(json.loads((root / "data" / "datalist.json").read_text())["testing"])
     assert report["class_names"] == CLASSES and report["num_samples"] == n_test
@@ -145,7 +133,7 @@ def test_evaluate_writes_report_with_class_names(trained):
 def infer(root: Path, input_path, output_dir, *extra_configs, **extra):
     over = overrides(root, input=str(input_path), output_dir=str(output_dir), **extra)
     over.pop("data_list_file_path")
-    return run_workflow(configs("inference.json", *extra_configs), "infer" if not extra_configs else None, **over)
+    return run_workflow(CONFIGS, configs("inference.json", *extra_configs), "infer" if not extra_configs else None, **over)
 
 
 def test_inference_writes_csv_with_one_probability_column_per_class(trained, tmp_path):
@@ -169,21 +157,13 @@ def test_explain_writes_gradcam_overlays(trained, tmp_path):
     assert all(p.stat().st_size > 1000 for p in pngs)
 
 
-def error_messages(exc: BaseException) -> list[str]:
-    """Messages along the cause chain (MONAI wraps errors raised inside configs)."""
-    messages = []
-    while exc is not None:
-        messages.append(str(exc))
-        exc = exc.__cause__ or exc.__context__
-    return messages
-
 
 def test_csv_with_missing_file_fails_before_training(tmp_path):
     write_synthetic_microscopy(tmp_path / "data", n_per_class=4, size=(64, 64), seed=2)
     table = tmp_path / "data" / "labels.csv"
     table.write_text(table.read_text() + "round_cells/lost_slide.png,round_cells,slide999\n")
     with pytest.raises(Exception) as err:
-        run_workflow(configs("train.json"), "train", **overrides(tmp_path, epochs=1, csv_file="labels.csv"))
+        run_workflow(CONFIGS, configs("train.json"), "train", **overrides(tmp_path, epochs=1, csv_file="labels.csv"))
     assert any("lost_slide.png" in m and "do not exist" in m for m in error_messages(err.value))
     assert not (tmp_path / "models").exists()  # nothing trained, no statistics written
 
@@ -203,21 +183,7 @@ def test_verify_net_in_out():
 def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
     write_synthetic_microscopy(tmp_path / "data", n_per_class=5, size=(64, 64), seed=3)
     over = overrides(tmp_path, epochs=1, warmup_epochs=1, csv_file="labels.csv", patient_column="Patient")
-    args = []
-    for key, value in over.items():
-        args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541",
-        "-m", "monai.bundle", "run",
-        "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
-        "--logging_file", str(CONFIGS / "logging.conf"), *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert len(list((tmp_path / "models").glob("checkpoint*epoch=1.pt"))) == 1  # rank 0 alone saves
-    assert (tmp_path / "models" / "model.pt").is_file()
-    assert (tmp_path / "eval" / "training_curves.png").is_file()
+    run_multi_gpu_on_cpu(CONFIGS, over, port=29541)
 
 
 def test_inference_without_images_names_the_input(trained, tmp_path):
