@@ -154,4 +154,4 @@ def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
         ensure_classification_datalist(
             over["dataset_dir"], over["data_list_file_path"], synthetic="ultrasound", n_per_class=4, size=(64, 64)
         )
-    run_multi_gpu_on_cpu(CONFIGS, over, port=29547)
+    run_multi_gpu_on_cpu(CONFIGS, over)

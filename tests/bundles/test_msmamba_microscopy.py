@@ -183,7 +183,7 @@ def test_verify_net_in_out():
 def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
     write_synthetic_microscopy(tmp_path / "data", n_per_class=5, size=(64, 64), seed=3)
     over = overrides(tmp_path, epochs=1, warmup_epochs=1, csv_file="labels.csv", patient_column="Patient")
-    run_multi_gpu_on_cpu(CONFIGS, over, port=29541)
+    run_multi_gpu_on_cpu(CONFIGS, over)
 
 
 def test_inference_without_images_names_the_input(trained, tmp_path):

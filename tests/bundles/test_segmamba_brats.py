@@ -155,4 +155,4 @@ def test_verify_net_in_out():
 def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
     write_synthetic_brats(tmp_path / "data", n_cases=8, shape=(32, 32, 32), seed=3)  # >= 2 validation cases for 2 ranks
     over = overrides(tmp_path, epochs=1, val_interval=1)
-    run_multi_gpu_on_cpu(CONFIGS, over, port=29533)
+    run_multi_gpu_on_cpu(CONFIGS, over)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from monai.bundle import ConfigParser, ConfigWorkflow
+from monai.bundle import ConfigParser
 
 import mamba_monai.networks.nets
 from mamba_monai.data import ensure_classification_datalist
@@ -204,4 +204,4 @@ def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
     ensure_classification_datalist(
         over["dataset_dir"], over["data_list_file_path"], synthetic="ultrasound", n_per_class=4, size=(64, 64)
     )
-    run_multi_gpu_on_cpu(CONFIGS, over, port=29545)
+    run_multi_gpu_on_cpu(CONFIGS, over)
