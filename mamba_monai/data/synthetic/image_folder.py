@@ -5,13 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["SYNTHETIC_CSV_COLUMNS", "SYNTHETIC_CSV_NAME", "check_class_names", "patient_of", "write_labelled_pngs"]
+__all__ = [
+    "SYNTHETIC_CSV_COLUMNS",
+    "SYNTHETIC_CSV_NAME",
+    "check_class_names",
+    "patient_of",
+    "write_labelled_pngs",
+    "write_synthetic_class_set",
+]
 
 #: columns of the labels CSV of the synthetic sets: image path (relative to the CSV), class name, patient id
 SYNTHETIC_CSV_COLUMNS: tuple[str, str, str] = ("Image_path", "Plane", "Patient")
@@ -77,3 +84,53 @@ def patient_of(image_index: int, n_patients: int) -> int:
     so each one has images of every class (as a real patient has several planes), and any split of whole patients
     sees every class."""
     return image_index % n_patients
+
+
+def write_synthetic_class_set(
+    root: str | os.PathLike,
+    classes: Iterable[str],
+    n_available: int,
+    n_per_class: int,
+    n_patients: int | None,
+    seed: int,
+    patient_traits: Callable[[int, int], dict],
+    render: Callable[[int, np.random.Generator, dict], np.ndarray],
+    patient_label: str,
+    what: str,
+) -> Path:
+    """Write a seeded synthetic classification set: class folders of PNGs plus ``labels.csv``.
+
+    Image ``i`` of class ``c`` is drawn from the stream ``(seed, c, i)`` and belongs to patient ``i % n_patients``
+    (so every patient has every class), whose shared traits come from ``patient_traits(seed, patient)``.
+
+    Args:
+        root: output folder (created if needed).
+        classes: class names; the ``c``-th gets appearance ``c``.
+        n_available: number of appearances the generator has.
+        n_per_class: images per class (at least 1).
+        n_patients: patients the images are dealt to; default ``n_per_class``.
+        seed: seed of the data set.
+        patient_traits: ``(seed, patient) -> traits`` shared by a patient's images.
+        render: ``(appearance index, rng, traits) -> pixels``.
+        patient_label: prefix of the patient ids in the CSV (``patient``, ``slide``).
+        what: the calling function's name, for error messages.
+
+    Returns:
+        the path of ``labels.csv``.
+    """
+    classes = check_class_names(classes, n_available, what)
+    if int(n_per_class) < 1:
+        raise ValueError(f"{what}: n_per_class must be at least 1, got {n_per_class}")
+    n_patients = int(n_per_class) if n_patients is None else int(n_patients)
+    if n_patients < 1:
+        raise ValueError(f"{what}: n_patients must be at least 1, got {n_patients}")
+    traits = [patient_traits(seed, p) for p in range(n_patients)]
+
+    def records():
+        for c, name in enumerate(classes):
+            for i in range(int(n_per_class)):
+                p = patient_of(i, n_patients)
+                pixels = render(c, np.random.default_rng([seed, c, i]), traits[p])
+                yield name, f"{name}_{i:04d}", f"{patient_label}{p + 1:03d}", pixels
+
+    return write_labelled_pngs(root, records())

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from mamba_monai.data.synthetic.image_folder import check_class_names, patient_of, write_labelled_pngs
+from mamba_monai.data.synthetic.image_folder import write_synthetic_class_set
 from mamba_monai.data.synthetic.shapes_2d import Grid2D, blob_radius, ellipse_radius, soft_inside
 
 __all__ = ["MICROSCOPY_CLASSES", "synthesize_microscopy_image", "write_synthetic_microscopy"]
@@ -70,24 +70,19 @@ def write_synthetic_microscopy(
     Returns:
         the path of ``labels.csv``.
     """
-    classes = check_class_names(classes, len(_APPEARANCES), "write_synthetic_microscopy")
-    if int(n_per_class) < 1:
-        raise ValueError(f"write_synthetic_microscopy: n_per_class must be at least 1, got {n_per_class}")
-    n_patients = int(n_per_class) if n_patients is None else int(n_patients)
-    if n_patients < 1:
-        raise ValueError(f"write_synthetic_microscopy: n_patients must be at least 1, got {n_patients}")
-    slides = [_slide_traits(seed, p) for p in range(n_patients)]
     grid = Grid2D(size)
-
-    def records():
-        for c, name in enumerate(classes):
-            for i in range(int(n_per_class)):
-                p = patient_of(i, n_patients)
-                rng = np.random.default_rng([seed, c, i])
-                pixels = _render(_APPEARANCES[c], grid, rng, slides[p])
-                yield name, f"{name}_{i:04d}", f"slide{p + 1:03d}", pixels
-
-    return write_labelled_pngs(root, records())
+    return write_synthetic_class_set(
+        root,
+        classes,
+        len(_APPEARANCES),
+        n_per_class,
+        n_patients,
+        seed,
+        _slide_traits,
+        lambda c, rng, traits: _render(_APPEARANCES[c], grid, rng, traits),
+        "slide",
+        "write_synthetic_microscopy",
+    )
 
 
 def synthesize_microscopy_image(

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from mamba_monai.data.synthetic.image_folder import check_class_names, patient_of, write_labelled_pngs
+from mamba_monai.data.synthetic.image_folder import write_synthetic_class_set
 from mamba_monai.data.synthetic.shapes_2d import (
     Grid2D,
     blob_radius,
@@ -84,24 +84,19 @@ def write_synthetic_ultrasound(
     Returns:
         the path of ``labels.csv``.
     """
-    classes = check_class_names(classes, len(_APPEARANCES), "write_synthetic_ultrasound")
-    if int(n_per_class) < 1:
-        raise ValueError(f"write_synthetic_ultrasound: n_per_class must be at least 1, got {n_per_class}")
-    n_patients = int(n_per_class) if n_patients is None else int(n_patients)
-    if n_patients < 1:
-        raise ValueError(f"write_synthetic_ultrasound: n_patients must be at least 1, got {n_patients}")
-    patients = [_patient_traits(seed, p) for p in range(n_patients)]
     grid = Grid2D(size)
-
-    def records():
-        for c, name in enumerate(classes):
-            for i in range(int(n_per_class)):
-                p = patient_of(i, n_patients)
-                rng = np.random.default_rng([seed, c, i])
-                pixels = _render(_APPEARANCES[c], grid, rng, patients[p])
-                yield name, f"{name}_{i:04d}", f"patient{p + 1:03d}", pixels
-
-    return write_labelled_pngs(root, records())
+    return write_synthetic_class_set(
+        root,
+        classes,
+        len(_APPEARANCES),
+        n_per_class,
+        n_patients,
+        seed,
+        _patient_traits,
+        lambda c, rng, traits: _render(_APPEARANCES[c], grid, rng, traits),
+        "patient",
+        "write_synthetic_ultrasound",
+    )
 
 
 def synthesize_ultrasound_image(
