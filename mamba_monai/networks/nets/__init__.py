@@ -11,9 +11,14 @@ from mamba_monai.networks.nets.medmamba import (
     medmamba_t,
 )
 from mamba_monai.networks.nets.medmamba_se import MedMambaSE, MedMambaSEBlock
-from mamba_monai.networks.nets.msmamba import MICROSCOPIC_MAMBA_VARIANTS, MicroscopicMamba, MicroscopicMambaBlock
+from mamba_monai.networks.nets.msmamba import (
+    MICROSCOPIC_MAMBA_VARIANTS,
+    MicroscopicMamba,
+    MicroscopicMambaBlock,
+    convert_msmamba_state_dict,
+)
 from mamba_monai.networks.nets.senet_pretrained import convert_seresnext_state_dict, load_seresnext_pretrained
-from mamba_monai.networks.nets.segmamba import SegMamba, SegMambaEncoder
+from mamba_monai.networks.nets.segmamba import SegMamba, SegMambaEncoder, convert_segmamba_state_dict
 from mamba_monai.networks.nets.slicemamba import (
     SliceMamba,
     SliceMambaBlock,
@@ -37,8 +42,10 @@ __all__ = [
     "MICROSCOPIC_MAMBA_VARIANTS",
     "MicroscopicMamba",
     "MicroscopicMambaBlock",
+    "convert_msmamba_state_dict",
     "SegMamba",
     "SegMambaEncoder",
+    "convert_segmamba_state_dict",
     "SliceMamba",
     "SliceMambaBlock",
     "SliceMambaSupernet",
