@@ -8,11 +8,15 @@ from pathlib import Path
 
 import fire
 
+from mamba_monai.zoo.cli import ZooCLI
+
 __all__ = ["MambaMonaiCLI", "main"]
 
 
 class MambaMonaiCLI:
-    """Tools of mamba-monai: environment report, kernel build, bundle demos, benchmarks."""
+    """Tools of mamba-monai: environment report, kernel build, bundle demos, benchmarks, bundle zoo."""
+
+    zoo = ZooCLI()
 
     def info(self) -> None:
         """Print versions and which selective-scan backends can run here (builds the CPU kernel if needed)."""

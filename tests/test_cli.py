@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["info", "build-kernel", "bench-scan", "demo"]
+COMMANDS = ["info", "build-kernel", "bench-scan", "demo", "zoo"]
 
 
 def run_cli(*args):
