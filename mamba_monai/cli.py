@@ -73,6 +73,17 @@ class MambaMonaiCLI:
         times = run_demo(bundle, bundle_root, **overrides)
         print("\ndemo done in " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
 
+    def convert(self, in_path=None, out_path=None, variant=None, genotype=None, overwrite=False, **kwargs) -> None:
+        """Convert a checkpoint of an original repository (MedMamba, MedMambaSE, Microscopic-Mamba, SliceMamba,
+        SegMamba, SE-ResNeXt) into this package's network, e.g. a bundle's models/model.pt.
+
+        mamba-monai convert --from {medmamba,medmambase,msmamba,slicemamba,segmamba,senet} IN.pth OUT.pt
+        [--variant V] [--genotype G] [--overwrite]; `mamba-monai convert --help` for details.
+        """
+        from mamba_monai.convert.cli import convert_command
+
+        convert_command(in_path, out_path, variant=variant, genotype=genotype, overwrite=overwrite, **kwargs)
+
     def bench_scan(self, *args: str) -> None:
         """Run scripts/bench_scan.py (source checkout only) with the given arguments; see its --help."""
         script = Path(__file__).resolve().parents[1] / "scripts" / "bench_scan.py"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["info", "build-kernel", "bench-scan", "demo", "zoo"]
+COMMANDS = ["info", "build-kernel", "bench-scan", "demo", "zoo", "convert"]
 
 
 def run_cli(*args):

@@ -1,0 +1,41 @@
+"""Check that a state dict fits a network exactly, and say readably where it does not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["fit_problems", "listing"]
+
+
+def listing(items: list[str], limit: int = 5) -> str:
+    """The first ``limit`` items, comma-separated, with a count of the rest."""
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def fit_problems(network: nn.Module, state: Mapping[str, Any], limit: int = 5) -> list[str]:
+    """What keeps ``network.load_state_dict(state, strict=True)`` from working: missing keys, unexpected keys and
+    tensors of the wrong shape, each with the first ``limit`` names. Empty when the state dict fits."""
+    target = network.state_dict()
+    missing = [key for key in target if key not in state]
+    unexpected = [key for key in state if key not in target]
+    shapes = [
+        f"{key} {tuple(value.shape)} (network: {tuple(target[key].shape)})"
+        for key, value in state.items()
+        if key in target
+        and isinstance(value, torch.Tensor)
+        and isinstance(target[key], torch.Tensor)
+        and value.shape != target[key].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {listing(missing, limit)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {listing(unexpected, limit)}")
+    if shapes:
+        problems.append(f"{len(shapes)} tensor(s) of the wrong shape: {listing(shapes, limit)}")
+    return problems
