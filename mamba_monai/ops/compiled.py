@@ -2,8 +2,10 @@
 
 The kernel is compiled for the machine that runs it (``-O3 -march=native -fopenmp``) with
 :func:`torch.utils.cpp_extension.load`, which keeps the build in ``TORCH_EXTENSIONS_DIR`` (default
-``~/.cache/torch_extensions``) and rebuilds only when the source or flags change. The extension name carries a hash of
-the CPU's feature flags, so a cache shared between different machines never hands one the other's instructions.
+``~/.cache/torch_extensions``) and rebuilds only when the source or flags change. The cache is keyed by the extension's name alone, so the name
+carries a hash of everything that makes a build differ: the CPU's feature flags (a cache shared between machines never
+hands one the other's instructions), the kernel source's path, and the Python and PyTorch installation (two virtual
+environments, or two checkouts, sharing one cache would otherwise rebuild over each other on every first use).
 """
 
 from __future__ import annotations
@@ -33,13 +35,17 @@ def kernel_source_dir() -> Path:
     raise FileNotFoundError(f"selective_scan.cpp not found next to {package_dir} (kernels/selective_scan/)")
 
 
-def _cpu_tag() -> str:
-    flags = platform.machine()
+def _build_tag() -> str:
+    import sys
+
+    import torch
+
+    flags = "|".join((platform.machine(), str(kernel_source_dir()), sys.prefix, torch.__version__, torch.__file__))
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith(("flags", "Features")):
-                    flags += line
+                    flags += "|" + line
                     break
     except OSError:
         pass
@@ -68,7 +74,7 @@ def _build() -> ModuleType:
         raise RuntimeError("ninja is not installed (pip install ninja)")
     source = kernel_source_dir() / "selective_scan.cpp"
     return cpp_extension.load(
-        name=f"mamba_monai_selective_scan_{_cpu_tag()}",
+        name=f"mamba_monai_selective_scan_{_build_tag()}",
         sources=[str(source)],
         extra_cflags=_compile_flags(),
         extra_ldflags=["-fopenmp"],

@@ -6,6 +6,7 @@ import torch
 
 from mamba_monai.ops import registration  # noqa: F401 - registers torch.ops.mamba_monai.*
 from mamba_monai.ops.backends import resolve_backend
+from mamba_monai.ops.onnx_scan import selective_scan_scan_loop
 from mamba_monai.ops.reference import selective_scan_ref
 from mamba_monai.ops.validation import check_scan_inputs
 
@@ -63,8 +64,10 @@ def selective_scan_fn(
     """
     if not torch.jit.is_tracing():  # under tracing the shapes are constants; the kernel still checks them
         check_scan_inputs(u, delta, A, B, C, D, z, delta_bias)
-    backend = resolve_backend(u.device)
     u, delta, A, B, C, D, z, delta_bias = (_plain(t) for t in (u, delta, A, B, C, D, z, delta_bias))
+    if torch.onnx.is_in_onnx_export():  # the custom op has no ONNX translation: export the loop as one ONNX Scan
+        return selective_scan_scan_loop(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    backend = resolve_backend(u.device)
     if backend == "reference":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if B.dim() == 3:

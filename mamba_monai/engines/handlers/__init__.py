@@ -1,5 +1,5 @@
 """Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, training curves, segmentation overlays,
-classification reports and prediction tables."""
+classification reports, prediction tables and the items each rank trained on."""
 
 from mamba_monai.engines.handlers.brats_metric_handlers import BratsHD95, BratsMeanDice, BratsRegionMetricHandler
 from mamba_monai.engines.handlers.brats_metrics_writer import BratsMetricsWriter, case_id_from_filename
@@ -8,6 +8,7 @@ from mamba_monai.engines.handlers.classification_report_writer import (
     confusion_matrix_figure,
 )
 from mamba_monai.engines.handlers.prediction_csv_writer import PredictionCSVWriter
+from mamba_monai.engines.handlers.seen_items_recorder import SeenItemsRecorder
 from mamba_monai.engines.handlers.segmentation_overlay_writer import SegmentationOverlayWriter
 from mamba_monai.engines.handlers.training_curves_plotter import TrainingCurvesPlotter
 
@@ -18,6 +19,7 @@ __all__ = [
     "BratsRegionMetricHandler",
     "ClassificationReportWriter",
     "PredictionCSVWriter",
+    "SeenItemsRecorder",
     "SegmentationOverlayWriter",
     "TrainingCurvesPlotter",
     "case_id_from_filename",
