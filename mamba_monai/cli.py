@@ -8,14 +8,16 @@ from pathlib import Path
 
 import fire
 
+from mamba_monai.label.cli import LabelCLI
 from mamba_monai.zoo.cli import ZooCLI
 
 __all__ = ["MambaMonaiCLI", "main"]
 
 
 class MambaMonaiCLI:
-    """Tools of mamba-monai: environment report, kernel build, bundle demos, benchmarks, bundle zoo."""
+    """Tools of mamba-monai: environment report, kernel build, bundle demos, benchmarks, bundle zoo, MONAI Label server."""
 
+    label = LabelCLI()
     zoo = ZooCLI()
 
     def info(self) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["info", "build-kernel", "bench-scan", "demo", "zoo", "convert"]
+COMMANDS = ["info", "build-kernel", "bench-scan", "demo", "zoo", "convert", "label"]
 
 
 def run_cli(*args):

@@ -1,0 +1,211 @@
+"""The real MONAI Label server on the app: start it on 127.0.0.1, GET /info/, POST /infer for a segmentation bundle
+(a NIfTI label map with the input's shape and affine comes back) and a classification bundle (class probabilities
+come back), POST /train for the segmentation bundle (one epoch on two labelled studies), stop it. Tiny random-weight
+copies of the bundles keep it to a few minutes on CPU."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "monailabel",
+    reason="MONAI Label (the 'label' extra) is not installed here; it pins numpy < 2 and lives in its own venv",
+)
+requests = pytest.importorskip("requests")
+
+from mamba_monai.data.synthetic import MICROSCOPY_CLASSES  # noqa: E402
+from tests.bundles.bundle_runs import free_port, run_workflow  # noqa: E402
+from tests.label.tiny_bundles import (  # noqa: E402
+    BRATS_SHAPE,
+    BRATS_STUDY,
+    MICROSCOPY_STUDY,
+    TINY_CONFIG,
+    brats_label_values,
+    make_studies,
+    make_tiny_bundle,
+    nifti_spatial_shape_and_affine,
+)
+
+START_TIMEOUT = 180  # seconds for the server to answer /info/
+REQUEST_TIMEOUT = 300  # seconds for one inference (includes a first build of the CPU kernel)
+TRAIN_TIMEOUT = 600  # seconds for one training epoch on two 32^3 studies
+
+SERVE = (
+    "import fire; from mamba_monai.label.cli import LabelCLI; "
+    "fire.Fire(LabelCLI(), name='mamba-monai label')"
+)
+
+
+def wait_for_info(url: str, process: subprocess.Popen, log: Path) -> dict:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with code {process.returncode} before answering:\n{log.read_text()[-5000:]}")
+        try:
+            response = requests.get(f"{url}/info/", timeout=5)
+            if response.status_code == 200:
+                return response.json()
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"server did not answer {url}/info/ within {START_TIMEOUT} s:\n{log.read_text()[-5000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("label")
+    for name in ("segmamba_brats", "msmamba_microscopy"):
+        make_tiny_bundle(name, root / "bundles")
+    studies = make_studies(root / "studies", root / "scratch", labelled=2)
+    port = free_port()
+    log = root / "server.log"
+    env = {
+        **os.environ,
+        "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false",
+        "MONAI_LABEL_SESSION_PATH": str(root / "sessions"),  # not ~/.cache/monailabel
+        "OMP_NUM_THREADS": "2",
+    }
+    command = [
+        sys.executable, "-c", SERVE, "serve",
+        "--studies", str(root / "studies"),
+        "--models", "segmamba_brats,msmamba_microscopy",
+        "--bundles_dir", str(root / "bundles"),
+        "--configs", TINY_CONFIG,
+        "--app_dir", str(root / "app"),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        info = wait_for_info(url, process, log)
+        yield {"url": url, "info": info, "studies": studies, "root": root, "log": log}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_info_lists_both_tasks_and_the_segmentation_trainer(server):
+    info = server["info"]
+    models = info["models"]
+    assert set(models) == {"segmamba_brats", "msmamba_microscopy"}
+    assert models["segmamba_brats"]["type"] == "segmentation"
+    assert models["segmamba_brats"]["dimension"] == 3
+    brats_labels = {"necrotic tumour core": 1, "peritumoral oedema": 2, "enhancing tumour": 4}
+    assert models["segmamba_brats"]["labels"] == brats_labels
+    assert models["msmamba_microscopy"]["type"] == "classification"
+    assert models["msmamba_microscopy"]["labels"] == {name: i for i, name in enumerate(MICROSCOPY_CLASSES)}
+    assert set(info["trainers"]) == {"segmamba_brats"}
+    assert (server["root"] / "app" / "main.py").is_file()  # the app folder is writable, not the package
+
+
+def bundle_inference(server, name: str, image: Path, output_dir: Path) -> None:
+    """The bundle's own inference workflow (inference.json + tiny.json) on one image, in this process."""
+    bundle = server["root"] / "bundles" / name
+    configs = bundle / "configs"
+    files = [str(configs / "inference.json"), str(configs / TINY_CONFIG)]
+    run_workflow(configs, files, "infer", bundle_root=str(bundle), input=str(image), output_dir=str(output_dir))
+
+
+def test_infer_segmentation_returns_label_map_shaped_like_input(server, tmp_path):
+    import nibabel as nib
+
+    response = requests.post(
+        f"{server['url']}/infer/segmamba_brats",
+        params={"image": BRATS_STUDY, "output": "image"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text[:2000]
+    result = tmp_path / "label.nii.gz"
+    result.write_bytes(response.content)
+    label = nib.load(str(result))
+    input_shape, input_affine = nifti_spatial_shape_and_affine(server["studies"][BRATS_STUDY])
+    assert label.shape == input_shape == BRATS_SHAPE
+    np.testing.assert_allclose(label.affine, input_affine, atol=1e-4)
+    served = np.asarray(label.dataobj).astype(int)
+    assert set(np.unique(served)) <= brats_label_values("2021")
+
+    # the same label map as the bundle's own inference (up to voxels at the 0.5 threshold)
+    bundle_inference(server, "segmamba_brats", server["studies"][BRATS_STUDY], tmp_path / "bundle")
+    (own_file,) = (tmp_path / "bundle").rglob("*.nii.gz")
+    own = np.asarray(nib.load(str(own_file)).dataobj).astype(int)
+    assert own.shape == served.shape
+    assert (own == served).mean() > 0.99
+
+
+def test_infer_classification_returns_probabilities(server):
+    response = requests.post(
+        f"{server['url']}/infer/msmamba_microscopy",
+        params={"image": MICROSCOPY_STUDY, "output": "json"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text[:2000]
+    result = response.json()
+    probabilities = result["probabilities"]
+    assert list(probabilities) == list(MICROSCOPY_CLASSES)
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert all(0.0 <= p <= 1.0 for p in probabilities.values())
+    assert result["label"] == max(probabilities, key=probabilities.get)
+    assert result["label_index"] == list(MICROSCOPY_CLASSES).index(result["label"])
+
+
+def test_classification_matches_the_bundles_own_inference(server, tmp_path):
+    response = requests.post(
+        f"{server['url']}/infer/msmamba_microscopy",
+        params={"image": MICROSCOPY_STUDY, "output": "json"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text[:2000]
+    bundle_inference(server, "msmamba_microscopy", server["studies"][MICROSCOPY_STUDY], tmp_path)
+    with open(tmp_path / "predictions.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    own = {name: float(row[f"prob_{name}"]) for name in MICROSCOPY_CLASSES}
+    assert response.json()["probabilities"] == pytest.approx(own, abs=1e-4)
+
+
+def test_infer_uploaded_file(server):
+    """A client without the study in the datastore (e.g. 3D Slicer sending its volume) uploads the image."""
+    study = server["studies"][MICROSCOPY_STUDY]
+    with open(study, "rb") as image:
+        response = requests.post(
+            f"{server['url']}/infer/msmamba_microscopy",
+            params={"output": "json"},
+            files={"file": (study.name, image, "image/png")},
+            timeout=REQUEST_TIMEOUT,
+        )
+    assert response.status_code == 200, response.text[:2000]
+    assert sum(response.json()["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_unknown_model_is_an_error(server):
+    response = requests.post(
+        f"{server['url']}/infer/no_such_bundle", params={"image": MICROSCOPY_STUDY}, timeout=REQUEST_TIMEOUT
+    )
+    assert response.status_code >= 400
+
+
+def test_train_segmentation_bundle_updates_its_weights(server):
+    """Last: one epoch on the two labelled studies through MONAI Label's training endpoint (a subprocess)."""
+    model = server["root"] / "bundles" / "segmamba_brats" / "models" / "model.pt"
+    before = model.stat().st_mtime_ns
+    response = requests.post(
+        f"{server['url']}/train/segmamba_brats",
+        params={"run_sync": "true"},
+        json={"max_epochs": 1, "val_split": 0.5, "device": "cpu", "multi_gpu": False},
+        timeout=TRAIN_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text[:2000]
+    assert model.stat().st_mtime_ns > before, server["log"].read_text()[-5000:]

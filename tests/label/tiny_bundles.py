@@ -1,0 +1,90 @@
+"""Tiny servable copies of the bundles and a studies folder, for the MONAI Label tests.
+
+A bundle copy gets ``configs/tiny.json`` (small network and ROI, merged on top of ``inference.json`` and
+``train.json`` through the app's ``configs`` option) and random weights of that small network in
+``models/model.pt``; the microscopy bundle also gets the ``models/dataset_stats.json`` its training would write.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.bundle import ConfigParser
+
+from mamba_monai.data.synthetic import MICROSCOPY_CLASSES, write_synthetic_brats, write_synthetic_microscopy
+
+REPO_BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
+TINY_CONFIG = "tiny.json"
+TINY = {
+    "segmamba_brats": {
+        "roi_size": [32, 32, 32],
+        "num_workers": 0,
+        "batch_size": 1,
+        "network_def#feature_size": [8, 16, 32, 64],
+        "network_def#hidden_size": 32,
+    },
+    "msmamba_microscopy": {
+        "image_size": 64,
+        "num_workers": 0,
+        "network_def#depths": [1, 1, 1, 1],
+        "network_def#dims": [32, 64, 128, 256],
+    },
+}
+#: spatial shape of the BraTS study: not a multiple of the ROI, not cubic
+BRATS_SHAPE = (40, 36, 32)
+BRATS_STUDY = "brats_case"
+MICROSCOPY_STUDY = "cells"
+
+
+def make_tiny_bundle(name: str, bundles_dir: Path) -> Path:
+    """Copy ``bundles/<name>`` (configs and docs) to ``bundles_dir`` with ``configs/tiny.json`` and random weights."""
+    bundle = bundles_dir / name
+    shutil.copytree(REPO_BUNDLES / name, bundle, ignore=shutil.ignore_patterns("models", "eval", "demo_data", "runs"))
+    (bundle / "configs" / TINY_CONFIG).write_text(json.dumps(TINY[name], indent=2))
+    models = bundle / "models"
+    models.mkdir()
+    if name == "msmamba_microscopy":
+        stats = {"classes": list(MICROSCOPY_CLASSES), "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+        (models / "dataset_stats.json").write_text(json.dumps(stats))
+    parser = ConfigParser()
+    parser.read_config([str(bundle / "configs" / "inference.json"), str(bundle / "configs" / TINY_CONFIG)])
+    parser["bundle_root"] = str(bundle)
+    torch.manual_seed(0)
+    network = parser.get_parsed_content("network_def")
+    torch.save(network.state_dict(), models / "model.pt")
+    return bundle
+
+
+def make_studies(studies: Path, scratch: Path, labelled: int = 0) -> dict[str, Path]:
+    """Write one 4-channel BraTS NIfTI study and one microscopy PNG study into ``studies``, and ``labelled`` more
+    BraTS studies (32^3) with their label maps where MONAI Label keeps final labels; the first two paths by id."""
+    studies.mkdir(parents=True, exist_ok=True)
+    case_folder = write_synthetic_brats(scratch / "brats", n_cases=1, shape=BRATS_SHAPE, four_channel=True)[0]
+    brats = studies / f"{BRATS_STUDY}.nii.gz"
+    shutil.copyfile(next(case_folder.glob("*_image4.nii.gz")), brats)
+    if labelled:
+        (studies / "labels" / "final").mkdir(parents=True, exist_ok=True)
+        cases = write_synthetic_brats(scratch / "labelled", n_cases=labelled, shape=(32, 32, 32), four_channel=True)
+        for case in cases:
+            shutil.copyfile(next(case.glob("*_image4.nii.gz")), studies / f"{case.name}.nii.gz")
+            shutil.copyfile(next(case.glob("*_seg.nii.gz")), studies / "labels" / "final" / f"{case.name}.nii.gz")
+    write_synthetic_microscopy(scratch / "micro", n_per_class=1, size=(48, 48))
+    png = studies / f"{MICROSCOPY_STUDY}.png"
+    shutil.copyfile(sorted((scratch / "micro").rglob("*.png"))[0], png)
+    return {BRATS_STUDY: brats, MICROSCOPY_STUDY: png}
+
+
+def brats_label_values(coding: str = "2021") -> set[int]:
+    """Values a BraTS label map may hold."""
+    return {0, 1, 2, 4} if coding == "2021" else {0, 1, 2, 3}
+
+
+def nifti_spatial_shape_and_affine(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
+    import nibabel as nib
+
+    image = nib.load(str(path))
+    return tuple(image.shape[:3]), image.affine
