@@ -8,7 +8,7 @@ from pathlib import Path
 
 __all__ = ["DEMOS", "find_bundle", "run_demo"]
 
-def _classification_demo() -> list[tuple[str, list[str], str, dict]]:
+def _classification_demo() -> list[tuple[str, list[str], str | None, dict]]:
     on_test_split = {"input": "$@dataset_dir + '/datalist.json'"}
     return [
         ("train", ["train.json", "demo.json"], "train", {}),
@@ -19,7 +19,7 @@ def _classification_demo() -> list[tuple[str, list[str], str, dict]]:
 
 
 # bundle name -> (workflows to run in order: (label, config files, workflow type, extra overrides))
-DEMOS: dict[str, list[tuple[str, list[str], str, dict]]] = {
+DEMOS: dict[str, list[tuple[str, list[str], str | None, dict]]] = {
     "segmamba_brats": [
         ("train", ["train.json", "demo.json"], "train", {}),
         ("evaluate", ["train.json", "evaluate.json", "demo.json"], "eval", {}),
@@ -28,6 +28,13 @@ DEMOS: dict[str, list[tuple[str, list[str], str, dict]]] = {
     "medmambase_ultrasound": _classification_demo(),
     "senet_ultrasound": _classification_demo(),
     "msmamba_microscopy": _classification_demo(),
+    "slicemamba_lesion": [
+        ("supernet", ["train.json", "train_supernet.json", "demo.json"], "train", {}),
+        ("search", ["train.json", "search.json", "demo.json"], None, {}),
+        ("retrain", ["train.json", "demo.json"], "train", {}),
+        ("evaluate", ["train.json", "evaluate.json", "demo.json"], "eval", {}),
+        ("inference", ["inference.json", "demo.json"], "infer", {"input": "$@dataset_dir + '/datalist.json'"}),
+    ],
 }
 
 

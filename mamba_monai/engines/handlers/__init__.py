@@ -1,4 +1,4 @@
-"""Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, training curves, segmentation overlays,
+"""Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, training curves, segmentation overlays, lesion masks and overlays,
 classification reports, prediction tables and the items each rank trained on."""
 
 from mamba_monai.engines.handlers.brats_metric_handlers import BratsHD95, BratsMeanDice, BratsRegionMetricHandler
@@ -7,6 +7,8 @@ from mamba_monai.engines.handlers.classification_report_writer import (
     ClassificationReportWriter,
     confusion_matrix_figure,
 )
+from mamba_monai.engines.handlers.lesion_mask_writer import LesionMaskWriter
+from mamba_monai.engines.handlers.lesion_overlay_writer import LesionOverlayWriter
 from mamba_monai.engines.handlers.prediction_csv_writer import PredictionCSVWriter
 from mamba_monai.engines.handlers.seen_items_recorder import SeenItemsRecorder
 from mamba_monai.engines.handlers.segmentation_overlay_writer import SegmentationOverlayWriter
@@ -18,6 +20,8 @@ __all__ = [
     "BratsMetricsWriter",
     "BratsRegionMetricHandler",
     "ClassificationReportWriter",
+    "LesionMaskWriter",
+    "LesionOverlayWriter",
     "PredictionCSVWriter",
     "SeenItemsRecorder",
     "SegmentationOverlayWriter",
