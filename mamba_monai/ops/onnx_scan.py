@@ -10,7 +10,8 @@ form while ``torch.onnx.export`` traces a model (``torch.onnx.is_in_onnx_export(
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from mamba_monai.ops.reference import discretize, scan_output
 
 __all__ = ["selective_scan_scan_loop"]
 
@@ -29,7 +30,7 @@ def selective_scan_scan_loop(
 ):
     """Selective scan with ``selective_scan_fn``'s contract, one ``scan`` step per sequence position.
 
-    Same arithmetic as :func:`mamba_monai.ops.reference.selective_scan_ref` (per-step decay ``exp(dt A)`` and drive
+    The arithmetic of :func:`mamba_monai.ops.reference.selective_scan_ref` (its ``discretize``: decay ``exp(dt A)`` and drive
     ``dt B u`` computed up front, float32 accumulation, float64 kept), only the loop differs.
 
     Args:
@@ -46,36 +47,17 @@ def selective_scan_scan_loop(
     """
     from torch._higher_order_ops.scan import scan  # private module of PyTorch: imported only when exporting
 
-    dtype_in = u.dtype
-    compute = torch.float64 if dtype_in == torch.float64 else torch.float32
-    u, delta, A, B, C = (t.to(compute) for t in (u, delta, A, B, C))
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(compute)[..., None]
-    if delta_softplus:
-        delta = F.softplus(delta)
+    steps = discretize(u, delta, A, B, C, delta_bias, delta_softplus)
     batch, dim, length = u.shape
-    dstate = A.shape[1]
-    if B.dim() == 3:
-        B, C = B.unsqueeze(1), C.unsqueeze(1)
-    groups = B.shape[1]
-    per_group = dim // groups
-    delta_g = delta.view(batch, groups, per_group, length)
-    # sequence first: scan walks dimension 0
-    decay = torch.exp(torch.einsum("bgkl,gkn->lbgkn", delta_g, A.view(groups, per_group, dstate)))
-    drive = torch.einsum("bgkl,bgnl,bgkl->lbgkn", delta_g, B, u.view(batch, groups, per_group, length))
-    c_steps = C.permute(3, 0, 1, 2)  # (len, batch, groups, dstate)
 
     def step(state, inputs):
         decay_t, drive_t, c_t = inputs
         state = decay_t * state + drive_t
         return state.clone(), torch.einsum("bgkn,bgn->bgk", state, c_t)  # scan's carry may not alias its output
 
-    state, ys = scan(step, u.new_zeros(batch, groups, per_group, dstate), (decay, drive, c_steps))
+    state, ys = scan(step, steps.u.new_zeros(steps.decay.shape[1:]), (steps.decay, steps.drive, steps.c))
     y = ys.permute(1, 2, 3, 0).reshape(batch, dim, length)
-    out = y if D is None else y + u * D.to(compute)[:, None]
-    if z is not None:
-        out = out * F.silu(z.to(compute))
-    out = out.to(dtype_in)
+    out = scan_output(y, steps.u, D, z, u.dtype)
     if return_last_state:
-        return out, state.reshape(batch, dim, dstate)
+        return out, state.reshape(batch, dim, -1)
     return out

@@ -10,6 +10,8 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -17,7 +19,32 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["save_figure_atomically", "write_bytes_atomically", "write_json_atomically", "write_text_atomically"]
+__all__ = [
+    "atomic_destination",
+    "save_figure_atomically", "write_bytes_atomically", "write_json_atomically", "write_text_atomically",
+]
+
+
+@contextmanager
+def atomic_destination(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder (created if needed) to write to; on success it replaces ``path``
+    (mode 0644), on any error it is removed and ``path`` is left as it was.
+
+    Args:
+        path: destination file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
@@ -27,21 +54,11 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
         path: destination file.
         data: the complete content.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    with atomic_destination(path) as temporary, open(temporary, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return Path(path)
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> Path:

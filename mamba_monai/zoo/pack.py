@@ -27,6 +27,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from mamba_monai.utils.atomic_files import atomic_destination
 from mamba_monai.zoo.checksum import sha1_of_file
 from mamba_monai.zoo.index import ZooEntry, update_index
 from mamba_monai.zoo.large_files import LARGE_FILES_NAMES, fetch_large_files, read_large_files
@@ -105,10 +106,7 @@ def write_deterministic_zip(files: dict[str, Path], zip_path: str | os.PathLike,
         top_level: the folder name every entry starts with.
     """
     zip_path = Path(zip_path)
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{zip_path.name}.", suffix=".tmp", dir=zip_path.parent)
-    os.close(descriptor)
-    try:
+    with atomic_destination(zip_path) as temporary:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for relative in sorted(files):
                 info = zipfile.ZipInfo(f"{top_level}/{relative}", date_time=ZIP_DATE_TIME)
@@ -118,12 +116,6 @@ def write_deterministic_zip(files: dict[str, Path], zip_path: str | os.PathLike,
                 info.file_size = os.path.getsize(files[relative])
                 with open(files[relative], "rb") as source, archive.open(info, "w") as target:
                     shutil.copyfileobj(source, target, 1 << 20)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, zip_path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
     return zip_path
 
 
