@@ -28,7 +28,8 @@ class MambaMonaiLabelApp(MONAILabelApp):
     """MONAI Label app serving the mamba-monai bundles.
 
     Segmentation bundles (``network_data_format`` output format ``segmentation``) become segmentation tasks that
-    return a label map, and trainers; classification bundles (output format ``classes``) become classification
+    return a label map (NIfTI for 3D, PNG for 2D), and trainers (not for architecture-search bundles, those with a
+    ``configs/search.json``, whose training is three stages); classification bundles (output format ``classes``) become classification
     tasks that return class probabilities as JSON. Bundles need trained weights (``models/model.pt``).
 
     ``conf`` keys (``monailabel start_server --conf KEY VALUE``, set by ``mamba-monai label serve``):
@@ -74,6 +75,11 @@ class MambaMonaiLabelApp(MONAILabelApp):
         trainers: dict[str, TrainTask] = {}
         for name, bundle in self.bundles.items():
             if bundle.task != "segmentation" or not (bundle.path / "configs" / "train.json").is_file():
+                continue
+            if (bundle.path / "configs" / "search.json").is_file():
+                # an architecture-search bundle (slicemamba_lesion): its training is three stages (supernet, search,
+                # retrain) run with the bundle runner; MONAI Label's one-step trainer is not offered for it (untested)
+                logger.info("--- no trainer for %s: a three-stage architecture-search bundle", name)
                 continue
             trainer = BundleSegmentationTrainTask(bundle, self.conf)
             if trainer.is_valid():

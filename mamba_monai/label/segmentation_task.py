@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
+import numpy as np
 from monai.bundle import ConfigParser
+from PIL import Image
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 
@@ -42,7 +45,9 @@ class BundleSegmentationInferTask(BundleInferTask):
     then MONAI Label's restore step (back to the input's size and affine) and a label-map file as the result.
 
     The input is what the bundle's ``preprocessing`` loads: for ``segmamba_brats`` one 4-channel NIfTI (channel last,
-    FLAIR, T1, T1ce, T2), as MONAI Label sends a multi-modal study.
+    FLAIR, T1, T1ce, T2), as MONAI Label sends a multi-modal study; for a 2D bundle (``slicemamba_lesion``) a PNG /
+    JPEG image. A 2D result is a PNG label map (0 background, 1 for the output channel's class) at the input's size:
+    MONAI Label's own writer hands a 2D map with a channel axis to ITK as a 3D image and fails.
 
     Args:
         bundle: the bundle to serve; it must have ``models/model.pt``.
@@ -62,6 +67,20 @@ class BundleSegmentationInferTask(BundleInferTask):
         label_names = segmentation_label_names(self.bundle_config)
         if label_names is not None:
             self.labels = label_names
+        elif isinstance(self.labels, dict) and len(self.labels) == 1:
+            # one sigmoid channel thresholded to 0 / 1: its class is the value 1 of the label map, 0 is background
+            self.labels = {name: 1 for name in self.labels}
+
+    def writer(self, data: dict[str, Any], extension=None, dtype=None) -> tuple[Any, dict[str, Any]]:
+        if self.dimension != 2:
+            return super().writer(data, extension, dtype)
+        label = data[self.output_label_key]
+        label = np.squeeze(np.asarray(getattr(label, "array", label)))
+        if label.ndim != 2:
+            raise ValueError(f"bundle '{self.bundle.name}': expected a 2D label map, got shape {label.shape}")
+        with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as file:
+            Image.fromarray(np.rint(label).astype(np.uint8)).save(file, format="PNG")
+        return file.name, data.get(self.output_json_key, {})
 
     def _load_bundle_config(self, path: str, config: str) -> ConfigParser:
         return read_bundle_config(self.bundle, "inference.json")

@@ -1,6 +1,6 @@
-"""The real MONAI Label server on the app: start it on 127.0.0.1, GET /info/, POST /infer for a segmentation bundle
-(a NIfTI label map with the input's shape and affine comes back) and a classification bundle (class probabilities
-come back), POST /train for the segmentation bundle (one epoch on two labelled studies), stop it. Tiny random-weight
+"""The real MONAI Label server on the app: start it on 127.0.0.1, GET /info/, POST /infer for a 3D segmentation bundle
+(a NIfTI label map with the input's shape and affine comes back), a 2D segmentation bundle (a PNG label map of the
+input's size) and a classification bundle (class probabilities come back), POST /train for the segmentation bundle (one epoch on two labelled studies), stop it. Tiny random-weight
 copies of the bundles keep it to a few minutes on CPU."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from tests.bundles.bundle_runs import free_port, run_workflow  # noqa: E402
 from tests.label.tiny_bundles import (  # noqa: E402
     BRATS_SHAPE,
     BRATS_STUDY,
+    LESION_SIZE,
+    LESION_STUDY,
     MICROSCOPY_STUDY,
     TINY_CONFIG,
     brats_label_values,
@@ -62,7 +64,7 @@ def wait_for_info(url: str, process: subprocess.Popen, log: Path) -> dict:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("label")
-    for name in ("segmamba_brats", "msmamba_microscopy"):
+    for name in ("segmamba_brats", "msmamba_microscopy", "slicemamba_lesion"):
         make_tiny_bundle(name, root / "bundles")
     studies = make_studies(root / "studies", root / "scratch", labelled=2)
     port = free_port()
@@ -76,7 +78,7 @@ def server(tmp_path_factory):
     command = [
         sys.executable, "-c", SERVE, "serve",
         "--studies", str(root / "studies"),
-        "--models", "segmamba_brats,msmamba_microscopy",
+        "--models", "segmamba_brats,msmamba_microscopy,slicemamba_lesion",
         "--bundles_dir", str(root / "bundles"),
         "--configs", TINY_CONFIG,
         "--app_dir", str(root / "app"),
@@ -101,14 +103,17 @@ def server(tmp_path_factory):
 def test_info_lists_both_tasks_and_the_segmentation_trainer(server):
     info = server["info"]
     models = info["models"]
-    assert set(models) == {"segmamba_brats", "msmamba_microscopy"}
+    assert set(models) == {"segmamba_brats", "msmamba_microscopy", "slicemamba_lesion"}
     assert models["segmamba_brats"]["type"] == "segmentation"
     assert models["segmamba_brats"]["dimension"] == 3
     brats_labels = {"necrotic tumour core": 1, "peritumoral oedema": 2, "enhancing tumour": 4}
     assert models["segmamba_brats"]["labels"] == brats_labels
+    assert models["slicemamba_lesion"]["type"] == "segmentation"
+    assert models["slicemamba_lesion"]["dimension"] == 2
+    assert models["slicemamba_lesion"]["labels"] == {"lesion": 1}
     assert models["msmamba_microscopy"]["type"] == "classification"
     assert models["msmamba_microscopy"]["labels"] == {name: i for i, name in enumerate(MICROSCOPY_CLASSES)}
-    assert set(info["trainers"]) == {"segmamba_brats"}
+    assert set(info["trainers"]) == {"segmamba_brats"}  # slicemamba_lesion: three-stage search bundle, no trainer
     assert (server["root"] / "app" / "main.py").is_file()  # the app folder is writable, not the package
 
 
@@ -144,6 +149,25 @@ def test_infer_segmentation_returns_label_map_shaped_like_input(server, tmp_path
     own = np.asarray(nib.load(str(own_file)).dataobj).astype(int)
     assert own.shape == served.shape
     assert (own == served).mean() > 0.99
+
+
+def test_infer_2d_segmentation_returns_png_label_map_of_the_input_size(server, tmp_path):
+    from PIL import Image
+
+    response = requests.post(
+        f"{server['url']}/infer/slicemamba_lesion",
+        params={"image": LESION_STUDY, "output": "image"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text[:2000]
+    result = tmp_path / "label.png"
+    result.write_bytes(response.content)
+    served = np.asarray(Image.open(result))
+    assert served.shape == LESION_SIZE  # (H, W) of the study, not the network's 64 x 64
+    assert set(np.unique(served)) <= {0, 1}
+
+    # Agreement with the bundle's own inference is not asserted here: with these random weights only ~75-80% of
+    # pixels agree (the logits sit near the threshold); with the demo's trained weights it was 99.6% (closing note).
 
 
 def test_infer_classification_returns_probabilities(server):

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 from monai.bundle import ConfigParser
 
-from mamba_monai.data.synthetic import MICROSCOPY_CLASSES, write_synthetic_brats, write_synthetic_microscopy
+from mamba_monai.data.synthetic import (
+    MICROSCOPY_CLASSES,
+    write_synthetic_brats,
+    write_synthetic_dermoscopy,
+    write_synthetic_microscopy,
+)
+from mamba_monai.networks.blocks.genotype import Genotype
 
 REPO_BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 TINY_CONFIG = "tiny.json"
@@ -26,6 +32,13 @@ TINY = {
         "batch_size": 1,
         "network_def#feature_size": [8, 16, 32, 64],
         "network_def#hidden_size": 32,
+    },
+    "slicemamba_lesion": {
+        "image_size": [64, 64],
+        "num_workers": 0,
+        "dims": [16, 32, 64],
+        "depths": [1, 1, 1],
+        "depths_decoder": [1, 1, 1],
     },
     "msmamba_microscopy": {
         "image_size": 64,
@@ -38,6 +51,9 @@ TINY = {
 BRATS_SHAPE = (40, 36, 32)
 BRATS_STUDY = "brats_case"
 MICROSCOPY_STUDY = "cells"
+LESION_STUDY = "lesion"
+#: size of the lesion study: not the network's 64 x 64, not square
+LESION_SIZE = (72, 88)
 
 
 def make_tiny_bundle(name: str, bundles_dir: Path) -> Path:
@@ -50,6 +66,8 @@ def make_tiny_bundle(name: str, bundles_dir: Path) -> Path:
     if name == "msmamba_microscopy":
         stats = {"classes": list(MICROSCOPY_CLASSES), "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
         (models / "dataset_stats.json").write_text(json.dumps(stats))
+    if name == "slicemamba_lesion":  # the searched architecture the configs build the network from
+        Genotype.parse([3, 0, 0, 3, 0, 2], depths=[1, 1, 1], depths_decoder=[1, 1, 1]).to_json(models / "genotype.json")
     parser = ConfigParser()
     parser.read_config([str(bundle / "configs" / "inference.json"), str(bundle / "configs" / TINY_CONFIG)])
     parser["bundle_root"] = str(bundle)
@@ -60,7 +78,7 @@ def make_tiny_bundle(name: str, bundles_dir: Path) -> Path:
 
 
 def make_studies(studies: Path, scratch: Path, labelled: int = 0) -> dict[str, Path]:
-    """Write one 4-channel BraTS NIfTI study and one microscopy PNG study into ``studies``, and ``labelled`` more
+    """Write one 4-channel BraTS NIfTI study, one microscopy PNG and one dermoscopy JPEG study into ``studies``, and ``labelled`` more
     BraTS studies (32^3) with their label maps where MONAI Label keeps final labels; the first two paths by id."""
     studies.mkdir(parents=True, exist_ok=True)
     case_folder = write_synthetic_brats(scratch / "brats", n_cases=1, shape=BRATS_SHAPE, four_channel=True)[0]
@@ -75,7 +93,10 @@ def make_studies(studies: Path, scratch: Path, labelled: int = 0) -> dict[str, P
     write_synthetic_microscopy(scratch / "micro", n_per_class=1, size=(48, 48))
     png = studies / f"{MICROSCOPY_STUDY}.png"
     shutil.copyfile(sorted((scratch / "micro").rglob("*.png"))[0], png)
-    return {BRATS_STUDY: brats, MICROSCOPY_STUDY: png}
+    write_synthetic_dermoscopy(scratch / "lesions", n_images=1, size=LESION_SIZE)
+    lesion = studies / f"{LESION_STUDY}.jpg"
+    shutil.copyfile(sorted((scratch / "lesions" / "images").glob("*"))[0], lesion)
+    return {BRATS_STUDY: brats, MICROSCOPY_STUDY: png, LESION_STUDY: lesion}
 
 
 def brats_label_values(coding: str = "2021") -> set[int]:
