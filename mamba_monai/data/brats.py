@@ -12,7 +12,6 @@ with gadolinium), T2), which is also the order of a 4-channel NIfTI as MONAI Lab
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence

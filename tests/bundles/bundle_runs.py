@@ -42,6 +42,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def assert_verify_net_in_out(configs: Path, *args: str) -> None:
+    """``python -m monai.bundle verify_net_in_out network_def`` on the bundle of ``configs`` (metadata.json +
+    inference.json, on CPU) with extra command-line ``args`` (small-network overrides); asserts it verified."""
+    cmd = [
+        sys.executable, "-m", "monai.bundle", "verify_net_in_out", "network_def",
+        "--meta_file", str(configs / "metadata.json"), "--config_file", str(configs / "inference.json"),
+        "--bundle_root", str(configs.parent), "--device", "cpu", *args,
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "data shape of network is verified" in (result.stdout + result.stderr)
+
+
 def run_multi_gpu_on_cpu(configs: Path, overrides: dict) -> subprocess.CompletedProcess:
     """train.json + multi_gpu_train.json in 2 gloo processes under torch.distributed.run; asserts it succeeded, that
     rank 0 alone wrote the epoch-1 checkpoint (and logged saving it), the best model and the training curves, and

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ import torch
 from PIL import Image
 
 from mamba_monai.data.synthetic import write_synthetic_microscopy
-from tests.bundles.bundle_runs import error_messages, run_multi_gpu_on_cpu, run_workflow
+from tests.bundles.bundle_runs import assert_verify_net_in_out, error_messages, run_multi_gpu_on_cpu, run_workflow
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "msmamba_microscopy"
 CONFIGS = BUNDLE / "configs"
@@ -169,15 +167,11 @@ def test_csv_with_missing_file_fails_before_training(tmp_path):
 
 
 def test_verify_net_in_out():
-    cmd = [
-        sys.executable, "-m", "monai.bundle", "verify_net_in_out", "network_def",
-        "--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"),
-        "--bundle_root", str(BUNDLE), "--n", "2", "--any", "1", "--device", "cpu",
+    assert_verify_net_in_out(
+        CONFIGS,
+        "--n", "2", "--any", "1",
         "--network_def#num_classes", "4", "--network_def#depths", "[1,1,1,1]", "--network_def#dims", "[32,64,128,256]",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "data shape of network is verified" in (result.stdout + result.stderr)
+    )  # fmt: skip
 
 
 def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):

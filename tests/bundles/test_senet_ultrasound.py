@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from monai.bundle import ConfigParser
 import mamba_monai.networks.nets
 from mamba_monai.data import ensure_classification_datalist
 from mamba_monai.data.synthetic import write_synthetic_ultrasound
-from tests.bundles.bundle_runs import error_messages, run_multi_gpu_on_cpu, run_workflow
+from tests.bundles.bundle_runs import assert_verify_net_in_out, error_messages, run_multi_gpu_on_cpu, run_workflow
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "senet_ultrasound"
 CONFIGS = BUNDLE / "configs"
@@ -188,14 +186,10 @@ def test_pretrained_path_loads_timm_weights_except_the_head(tmp_path):
 
 
 def test_verify_net_in_out():
-    cmd = [
-        sys.executable, "-m", "monai.bundle", "verify_net_in_out", "network_def",
-        "--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"),
-        "--bundle_root", str(BUNDLE), "--device", "cpu", "--num_classes", "6", "--network_def#layers", "[1,1,1,1]",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "data shape of network is verified" in (result.stdout + result.stderr)
+    assert_verify_net_in_out(
+        CONFIGS,
+        "--num_classes", "6", "--network_def#layers", "[1,1,1,1]",
+    )  # fmt: skip
 
 
 def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):

@@ -18,7 +18,13 @@ from PIL import Image
 from mamba_monai.data.synthetic.dermoscopy import write_synthetic_dermoscopy
 from mamba_monai.networks.blocks.genotype import Genotype
 from mamba_monai.networks.nets import SliceMamba, SliceMambaSupernet
-from tests.bundles.bundle_runs import error_messages, free_port, run_multi_gpu_on_cpu, run_workflow
+from tests.bundles.bundle_runs import (
+    assert_verify_net_in_out,
+    error_messages,
+    free_port,
+    run_multi_gpu_on_cpu,
+    run_workflow,
+)
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "slicemamba_lesion"
 CONFIGS = BUNDLE / "configs"
@@ -289,13 +295,9 @@ def test_search_without_supernet_says_what_to_run(tmp_path, lesion_data):
 
 
 def test_verify_net_in_out():
-    cmd = [
-        sys.executable, "-m", "monai.bundle", "verify_net_in_out", "network_def",
-        "--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"),
-        "--bundle_root", str(BUNDLE), "--n", "1", "--any", "1", "--device", "cpu",
+    assert_verify_net_in_out(
+        CONFIGS,
+        "--n", "1", "--any", "1",
         "--network_def#genotype", "[0, 0, 0, 0, 0, 0, 0, 0]",
         "--dims", "[8,16,32,64]", "--depths", "[1,1,1,1]", "--depths_decoder", "[1,1,1,1]",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "data shape of network is verified" in (result.stdout + result.stderr)
+    )  # fmt: skip
