@@ -42,6 +42,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def output_paths(bundle: Path, root: Path) -> dict[str, str]:
+    """Overrides that keep a bundle test's data, datalist, checkpoints and outputs under ``root`` (a temp folder)."""
+    return {
+        "bundle_root": str(bundle),
+        "dataset_dir": str(root / "data"),
+        "data_list_file_path": str(root / "data" / "datalist.json"),
+        "ckpt_dir": str(root / "models"),
+        "output_dir": str(root / "eval"),
+    }
+
+
 def assert_verify_net_in_out(configs: Path, *args: str) -> None:
     """``python -m monai.bundle verify_net_in_out network_def`` on the bundle of ``configs`` (metadata.json +
     inference.json, on CPU) with extra command-line ``args`` (small-network overrides); asserts it verified."""

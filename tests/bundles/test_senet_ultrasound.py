@@ -13,7 +13,13 @@ from monai.bundle import ConfigParser
 import mamba_monai.networks.nets
 from mamba_monai.data import ensure_classification_datalist
 from mamba_monai.data.synthetic import write_synthetic_ultrasound
-from tests.bundles.bundle_runs import assert_verify_net_in_out, error_messages, run_multi_gpu_on_cpu, run_workflow
+from tests.bundles.bundle_runs import (
+    assert_verify_net_in_out,
+    error_messages,
+    output_paths,
+    run_multi_gpu_on_cpu,
+    run_workflow,
+)
 
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "senet_ultrasound"
 CONFIGS = BUNDLE / "configs"
@@ -33,11 +39,7 @@ needs_loader = pytest.mark.skipif(
 
 def overrides(root: Path, **extra) -> dict:
     return {
-        "bundle_root": str(BUNDLE),
-        "dataset_dir": str(root / "data"),
-        "data_list_file_path": str(root / "data" / "datalist.json"),
-        "ckpt_dir": str(root / "models"),
-        "output_dir": str(root / "eval"),
+        **output_paths(BUNDLE, root),
         "synthetic_per_class": 4,
         "synthetic_size": [64, 64],
         **TINY,

@@ -22,6 +22,7 @@ from tests.bundles.bundle_runs import (
     assert_verify_net_in_out,
     error_messages,
     free_port,
+    output_paths,
     run_multi_gpu_on_cpu,
     run_workflow,
 )
@@ -35,11 +36,7 @@ SMALL_SEARCH = {"population": 4, "top_k": 2, "mutations": 1, "crossovers": 1, "g
 
 def overrides(root: Path, **extra) -> dict:
     return {
-        "bundle_root": str(BUNDLE),
-        "dataset_dir": str(root / "data"),
-        "data_list_file_path": str(root / "data" / "datalist.json"),
-        "ckpt_dir": str(root / "models"),
-        "output_dir": str(root / "eval"),
+        **output_paths(BUNDLE, root),
         "synthetic_images": 14,
         "synthetic_size": [64, 80],  # non-square files, resized to the square network input
         "image_size": [64, 64],
