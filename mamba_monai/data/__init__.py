@@ -13,6 +13,7 @@ from mamba_monai.data.brats import (
     make_brats_datalist,
 )
 from mamba_monai.data.brats_inputs import brats_inference_inputs, brats_output_name, ensure_brats_datalist
+from mamba_monai.data.channel_stats import channel_statistics, ensure_dataset_stats
 from mamba_monai.data.classification import (
     CLASSIFICATION_SPLITS,
     ensure_classification_datalist,
@@ -20,6 +21,7 @@ from mamba_monai.data.classification import (
     load_classification_datalist,
     make_classification_datalist,
 )
+from mamba_monai.data.image_inputs import image_inputs
 from mamba_monai.data.image_io import (
     IMAGE_EXTENSIONS,
     LUMA_WEIGHTS,
@@ -42,6 +44,9 @@ from mamba_monai.data.lesion import (
 from mamba_monai.data.splits import split_indices, split_sizes
 
 __all__ = [
+    "channel_statistics",
+    "ensure_dataset_stats",
+    "image_inputs",
     "LESION_LAYOUTS",
     "LESION_SPLITS",
     "ensure_lesion_datalist",

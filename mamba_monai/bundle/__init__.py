@@ -1,0 +1,14 @@
+"""Helpers that bundle configs call: what a trained model needs at inference (``model_meta``)."""
+
+from mamba_monai.bundle.model_meta import (
+    MODEL_META_FILE,
+    channel_names,
+    metadata_class_names,
+    model_meta_path,
+    model_meta_value,
+    read_model_meta,
+    write_model_meta,
+)
+
+__all__ = ["MODEL_META_FILE", "channel_names", "metadata_class_names", "model_meta_path", "model_meta_value", "read_model_meta",
+           "write_model_meta"]
