@@ -8,13 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["fit_problems", "listing"]
+from mamba_monai.utils.listing import listing
 
-
-def listing(items: list[str], limit: int = 5) -> str:
-    """The first ``limit`` items, comma-separated, with a count of the rest."""
-    shown = ", ".join(items[:limit])
-    return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
+__all__ = ["fit_problems"]
 
 
 def fit_problems(network: nn.Module, state: Mapping[str, Any], limit: int = 5) -> list[str]:

@@ -9,7 +9,7 @@ from mamba_monai.engines.evolutionary_search import (
     plot_search_progress,
 )
 from mamba_monai.engines.inferers import MirrorTTAInferer
-from mamba_monai.engines.path_sampler import RandomPathSampler, unwrap_network
+from mamba_monai.engines.path_sampler import RandomPathSampler
 
 __all__ = [
     "EvolutionarySearch",
@@ -20,5 +20,4 @@ __all__ = [
     "handlers",
     "latest_checkpoint",
     "plot_search_progress",
-    "unwrap_network",
 ]

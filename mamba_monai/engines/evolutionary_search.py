@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mamba_monai.engines.path_sampler import unwrap_network
+from mamba_monai.utils.wrapped_modules import unwrap_network
 from mamba_monai.networks.blocks.genotype import (
     DEFAULT_DECODER_DEPTHS,
     DEFAULT_ENCODER_DEPTHS,

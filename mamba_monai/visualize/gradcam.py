@@ -26,7 +26,7 @@ from mamba_monai.data.transforms.load_image_2d import LoadImage2D
 from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.networks.nets.medmamba import MedMamba, MedMambaBlock
 from mamba_monai.networks.nets.medmamba_se import MedMambaSEBlock
-from mamba_monai.networks.nets.msmamba import MicroscopicMamba, MicroscopicMambaBlock
+from mamba_monai.networks.nets.msmamba import MSMamba, MSMambaBlock
 
 __all__ = [
     "GRADCAM_METHODS",
@@ -40,7 +40,7 @@ __all__ = [
 GRADCAM_METHODS: dict[str, type[GradCAM]] = {"gradcam": GradCAM, "gradcampp": GradCAMpp}
 
 # modules whose output is channel-last (B, *spatial, C)
-_CHANNEL_LAST_MODULES = (MedMambaBlock, MedMambaSEBlock, MicroscopicMambaBlock, PatchMergingV2)
+_CHANNEL_LAST_MODULES = (MedMambaBlock, MedMambaSEBlock, MSMambaBlock, PatchMergingV2)
 _IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".npy", ".nrrd")
 
 
@@ -55,7 +55,7 @@ def default_target_layer(network: nn.Module) -> str:
     """Name of the layer whose output Grad-CAM explains by default: the last feature map before the pooling head.
 
     - :class:`~mamba_monai.networks.nets.MedMamba`, :class:`~mamba_monai.networks.nets.MedMambaSE`,
-      :class:`~mamba_monai.networks.nets.MicroscopicMamba`: the last block of the last stage
+      :class:`~mamba_monai.networks.nets.MSMamba`: the last block of the last stage
       (``"stages.3.1"`` with the default depths), a channel-last map;
     - MONAI's ``SENet`` family (``SEResNext50``, ``SEResNet50``, ``SENet154``, ...) and ``ResNet``: ``"layer4"``;
     - MONAI's ``DenseNet``: ``"class_layers.relu"``;
@@ -68,7 +68,7 @@ def default_target_layer(network: nn.Module) -> str:
         ValueError: no rule applies and the network has no convolution.
     """
     network = _unwrap(network)
-    if isinstance(network, (MedMamba, MicroscopicMamba)):
+    if isinstance(network, (MedMamba, MSMamba)):
         last_stage = len(network.stages) - 1
         return f"stages.{last_stage}.{len(network.stages[last_stage]) - 1}"
     names = dict(network.named_modules())

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mamba_monai.networks.nets.msmamba import MicroscopicMamba, convert_msmamba_state_dict
+from mamba_monai.convert import convert_msmamba_state_dict
+from mamba_monai.networks.nets.msmamba import MSMamba
 
 FIXTURE = Path(__file__).parent / "fixtures" / "msmamba_tiny.pt"
 REL_TOL = 1e-4  # max |ours - original| / max |original|
@@ -29,8 +30,8 @@ def fixture():
     return torch.load(FIXTURE, weights_only=True)
 
 
-def build(config, **overrides) -> MicroscopicMamba:
-    return MicroscopicMamba(**{**config, **overrides}).eval()
+def build(config, **overrides) -> MSMamba:
+    return MSMamba(**{**config, **overrides}).eval()
 
 
 def relative_error(y, reference):

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mamba_monai.networks.nets.segmamba import SegMamba, convert_segmamba_state_dict
+from mamba_monai.convert import convert_segmamba_state_dict
+from mamba_monai.networks.nets.segmamba import SegMamba
 
 FIXTURE = Path(__file__).parent / "fixtures" / "segmamba_tiny.pt"
 REL_TOL = 1e-4  # max |ours - original| / max |original|

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from monai.networks.nets.senet import SENet, SEResNeXtBottleneck
 from torch import nn
 
+from mamba_monai.convert.renames.seresnext import convert_seresnext_state_dict
 from mamba_monai.convert.families.family import Family, StateDict, any_key, bundle_note, first_shape, stage_depths
 
 __all__ = ["SENET"]
@@ -50,14 +52,10 @@ def _senet_infer(state: StateDict) -> dict[str, Any]:
 
 
 def _senet_build(kwargs: dict[str, Any]) -> nn.Module:
-    from monai.networks.nets.senet import SENet, SEResNeXtBottleneck
-
     return SENet(block=SEResNeXtBottleneck, dropout_prob=None, downsample_kernel_size=1, input_3x3=False, **kwargs)
 
 
 def _senet_rename(state: StateDict) -> StateDict:
-    from mamba_monai.networks.nets.senet_pretrained import convert_seresnext_state_dict
-
     kwargs = _senet_infer(state)
     with torch.device("meta"):
         network = _senet_build(kwargs)

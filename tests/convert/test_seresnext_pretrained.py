@@ -1,4 +1,4 @@
-"""Tests of the local SE-ResNeXt weights loader (proposed: tests/networks/nets/test_senet_pretrained.py)."""
+"""The local SE-ResNeXt weights loader (load_seresnext_pretrained) and its key renaming (convert_seresnext_state_dict)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from monai.networks.nets import SEResNext50
 from torch import nn
 
-from mamba_monai.networks.nets import convert_seresnext_state_dict, load_seresnext_pretrained
+from mamba_monai.convert import convert_seresnext_state_dict, load_seresnext_pretrained
 
 
 @pytest.fixture(scope="module")
