@@ -75,7 +75,7 @@ def convert_state_dict(
 ) -> ConversionResult:
     """Convert an (unwrapped) original state dict; see :func:`convert_checkpoint`. Nothing is written."""
     spec = get_family(family)
-    unknown = sorted(set(k for k, v in options.items() if v is not None) - set(spec.options))
+    unknown = sorted({k for k, v in options.items() if v is not None} - set(spec.options))
     if unknown:
         raise ValueError(f"{family}: unknown option(s) {unknown}; this family takes {list(spec.options) or 'none'}")
     if variant is not None and variant not in spec.variants:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,9 @@ class EvolutionarySearch:
         try:
             record = json.loads(self.output_json.read_text())
         except json.JSONDecodeError as e:
-            raise ValueError(f"search record '{self.output_json}' is not valid JSON ({e}); delete it to start again") from None
+            raise ValueError(
+                f"search record '{self.output_json}' is not valid JSON ({e}); delete it to start again"
+            ) from None
         if not isinstance(record, dict) or record.get("format") != _FORMAT:
             raise ValueError(f"'{self.output_json}' is not an evolutionary search record (no format {_FORMAT!r})")
         stored, current = record["settings"], self.settings()

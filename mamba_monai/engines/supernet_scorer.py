@@ -75,7 +75,7 @@ class SupernetScorer:
         return self._image_size
 
     @torch.no_grad()
-    def __call__(self, genotype: Genotype) -> Score:
+    def __call__(self, genotype: Genotype) -> tuple[float, float]:
         network = unwrap_network(self.supernet)
         device = self.device if self.device is not None else next(network.parameters()).device
         was_training, previous = network.training, network.genotype

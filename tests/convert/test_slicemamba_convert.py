@@ -12,7 +12,6 @@ from mamba_monai.networks.nets.slicemamba import SliceMamba, SliceMambaSupernet
 
 def _to_original_keys(state):
     """Our SliceMamba keys written back in the original's naming (independent of the converter's code)."""
-    ssm = {"x_proj_weight", "dt_projs_weight", "dt_projs_bias", "A_logs", "Ds"}
     out = {}
     for key, value in state.items():
         parts = key.split(".")

@@ -55,8 +55,10 @@ def _medmambase_infer(state: StateDict) -> dict[str, Any]:
 
 
 def _medmambase_looks_like(keys: list[str]) -> bool:
-    return any_key(keys, r"\.se\.fc\.\d\.weight$") and any_key(keys, r"\.finalconv11\.") or any_key(
-        keys, r"^stages\.\d+\.\d+\.se\.excitation\."
+    return (
+        any_key(keys, r"\.se\.fc\.\d\.weight$")
+        and any_key(keys, r"\.finalconv11\.")
+        or any_key(keys, r"^stages\.\d+\.\d+\.se\.excitation\.")
     )
 
 

@@ -8,8 +8,8 @@ import torch
 from monai.networks.nets.senet import SENet, SEResNeXtBottleneck
 from torch import nn
 
-from mamba_monai.convert.renames.seresnext import convert_seresnext_state_dict
 from mamba_monai.convert.families.family import Family, StateDict, any_key, bundle_note, first_shape, stage_depths
+from mamba_monai.convert.renames.seresnext import convert_seresnext_state_dict
 
 __all__ = ["SENET"]
 
@@ -74,7 +74,7 @@ def _senet_notes(kwargs: dict[str, Any], keys: list[str]) -> list[str]:
             "timm / torchvision layout: MONAI's SENet pools the stem like pretrainedmodels (3x3 max-pool, stride 2, "
             "ceil_mode, no padding), timm pads by 1, so outputs differ from timm's (fine-tuning absorbs it); to "
             "compute exactly as timm, build the network with mamba_monai.convert.use_timm_stem_pool(network) "
-            "(bundle: \"network\": \"$mamba_monai.convert.use_timm_stem_pool(@network_def).to(@device)\"); "
+            '(bundle: "network": "$mamba_monai.convert.use_timm_stem_pool(@network_def).to(@device)"); '
             "pretrainedmodels checkpoints give the original's outputs as they are"
         )
     fifty = {"layers": [3, 4, 6, 3], "groups": 32, "reduction": 16, "inplanes": 64}

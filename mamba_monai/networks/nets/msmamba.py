@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
-from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -167,11 +167,25 @@ class MSMamba(nn.Module):
 
         self.stem = nn.Sequential(
             Convolution(
-                2, in_channels, dims[0] // 2, strides=2, kernel_size=3, act="gelu", norm="batch", bias=False,
+                2,
+                in_channels,
+                dims[0] // 2,
+                strides=2,
+                kernel_size=3,
+                act="gelu",
+                norm="batch",
+                bias=False,
                 adn_ordering="NA",
             ),
             Convolution(
-                2, dims[0] // 2, dims[0], strides=2, kernel_size=3, act=None, norm="batch", bias=False,
+                2,
+                dims[0] // 2,
+                dims[0],
+                strides=2,
+                kernel_size=3,
+                act=None,
+                norm="batch",
+                bias=False,
                 adn_ordering="N",
             ),
         )

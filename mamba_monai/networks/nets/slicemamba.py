@@ -5,7 +5,6 @@ for Medical Image Segmentation", IEEE JBHI 2025; https://github.com/fAnchao1/Sli
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
