@@ -21,6 +21,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from mamba_monai.convert.state_fit import fit_report
 from mamba_monai.utils.listing import listing
 
 __all__ = ["HEAD_PREFIXES", "convert_seresnext_state_dict"]
@@ -106,15 +107,9 @@ def convert_seresnext_state_dict(
     missing = [
         name for name in target if name not in converted and (skip_head is False or not name.startswith("last_linear."))
     ]
-    problems = []
-    if unknown:
-        problems.append(f"{len(unknown)} key(s) that are not part of {type(network).__name__}: {listing(unknown, 8)}")
+    problems = fit_report(missing, unknown, shapes, limit=8)
     if duplicates:
         problems.append(f"keys mapping to the same parameter: {listing(duplicates, 8)}")
-    if shapes:
-        problems.append(f"{len(shapes)} tensor(s) of the wrong shape: {listing(shapes, 8)}")
-    if missing:
-        problems.append(f"{len(missing)} parameter(s) of the network not found: {listing(missing, 8)}")
     if problems:
         raise ValueError(
             f"{source} does not fit {type(network).__name__} (expected SE-ResNeXt/SE-ResNet weights in timm, "
