@@ -1,0 +1,67 @@
+"""Weights and inputs of the fixtures: random but reproducible, at scales where the originals' outputs are not
+degenerate, rounded through float16 (what the fixtures store) before the original runs on them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from mamba_monai.utils.atomic_files import write_bytes_atomically
+from tests.convert.fixture_tools import seeded_input, seeded_state_dict
+
+__all__ = ["perturbed_half_state", "run_original", "save_fixture", "seeded_spec", "seeded_values"]
+
+
+def perturbed_half_state(model: nn.Module, seed: int, scale: float = 0.1) -> dict[str, torch.Tensor]:
+    """The model's state with every floating tensor perturbed (``x + scale * |x|.mean() * noise``, running variances
+    kept positive), so that conversions that mix tensors up change the outputs; rounded to float16."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in model.state_dict().items():
+        if value.is_floating_point():
+            noise = torch.randn(value.shape, generator=generator)
+            value = value + scale * (value.abs().mean() + 0.05) * noise
+            if key.endswith("running_var"):
+                value = value.abs() + 0.5
+            value = value.half()
+        state[key] = value
+    return state
+
+
+def seeded_spec(model: nn.Module) -> list[list[Any]]:
+    """``[[key, shape, dtype], ...]`` of the model's state (what spec fixtures store instead of the tensors)."""
+    return [[key, list(value.shape), str(value.dtype).split(".")[-1]] for key, value in model.state_dict().items()]
+
+
+def seeded_values(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """The values :func:`tests.convert.fixture_tools.seeded_state_dict` recreates from the spec and seed."""
+    return seeded_state_dict(seeded_spec(model), seed)
+
+
+def run_original(
+    model: nn.Module, state: dict[str, torch.Tensor], x: torch.Tensor, call: Callable | None = None
+) -> torch.Tensor:
+    """Load ``state`` (float32) strictly, run ``model`` (or ``call(model, x)``) in eval mode without gradients."""
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+    model.eval()
+    with torch.no_grad():
+        return (call(model, x) if call is not None else model(x)).float()
+
+
+def half_input(shape: list[int], seed: int) -> torch.Tensor:
+    """A standard-normal input rounded through float16 (as stored)."""
+    return seeded_input(shape, seed)
+
+
+def save_fixture(fixture: dict[str, Any], path: str | os.PathLike) -> None:
+    """``torch.save`` atomically; prints what was written."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(fixture, buffer)
+    written = write_bytes_atomically(path, buffer.getvalue())
+    print(f"wrote {written} ({written.stat().st_size} bytes)")
