@@ -14,6 +14,7 @@ GENERATORS = {
     "medmambase": ("medmambase", "medmambase.pt"),
     "msmamba": ("msmamba", "msmamba_tiny.pt"),
     "senet": ("senet", "senet.pt"),
+    "segmamba": ("segmamba", "segmamba_tiny.pt"),
     "senet_timm": ("senet_timm", "senet_timm.pt"),
     "slicemamba": ("slicemamba", "slicemamba.pt"),
 }

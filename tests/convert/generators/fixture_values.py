@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from mamba_monai.utils.atomic_files import write_bytes_atomically
-from tests.convert.fixture_tools import seeded_input, seeded_state_dict
+from tests.convert.fixture_tools import seeded_input
 
-__all__ = ["perturbed_half_state", "run_original", "save_fixture", "seeded_spec", "seeded_values"]
+__all__ = ["half_input", "perturbed_half_state", "run_original", "save_fixture", "seeded_spec"]
 
 
 def perturbed_half_state(model: nn.Module, seed: int, scale: float = 0.1) -> dict[str, torch.Tensor]:
@@ -35,11 +35,6 @@ def perturbed_half_state(model: nn.Module, seed: int, scale: float = 0.1) -> dic
 def seeded_spec(model: nn.Module) -> list[list[Any]]:
     """``[[key, shape, dtype], ...]`` of the model's state (what spec fixtures store instead of the tensors)."""
     return [[key, list(value.shape), str(value.dtype).split(".")[-1]] for key, value in model.state_dict().items()]
-
-
-def seeded_values(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
-    """The values :func:`tests.convert.fixture_tools.seeded_state_dict` recreates from the spec and seed."""
-    return seeded_state_dict(seeded_spec(model), seed)
 
 
 def run_original(

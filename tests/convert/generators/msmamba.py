@@ -23,8 +23,8 @@ def make(repository: Path, seed: int = 20261125) -> dict[str, Any]:
     state = perturbed_half_state(model, seed)
     x = half_input([2, 3, 32, 32], seed + 1)
     return {
-        "state_dict": state,
-        "input": x.half(),
+        "state_dict": {k: v.float() if v.is_floating_point() else v for k, v in state.items()},  # read as stored
+        "input": x,
         "output": run_original(model, state, x),
         "features": run_original(model, state, x, call=lambda m, inputs: m.forward_backbone(inputs)),
         "config": CONFIG,
