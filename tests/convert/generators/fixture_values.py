@@ -13,7 +13,15 @@ from torch import nn
 from mamba_monai.utils.atomic_files import write_bytes_atomically
 from tests.convert.fixture_tools import seeded_input
 
-__all__ = ["half_input", "perturbed_half_state", "run_original", "save_fixture", "seeded_spec"]
+__all__ = [
+    "call_signature",
+    "half_input",
+    "perturbed_fixture",
+    "perturbed_half_state",
+    "run_original",
+    "save_fixture",
+    "seeded_spec",
+]
 
 
 def perturbed_half_state(model: nn.Module, seed: int, scale: float = 0.1) -> dict[str, torch.Tensor]:
@@ -50,6 +58,23 @@ def run_original(
 def half_input(shape: list[int], seed: int) -> torch.Tensor:
     """A standard-normal input rounded through float16 (as stored)."""
     return seeded_input(shape, seed)
+
+
+def perturbed_fixture(
+    model: nn.Module, seed: int, input_shape: list[int], float32: bool = False
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], torch.Tensor]:
+    """The stored part of a fixture with random perturbed weights (``state_dict``, ``input``, ``output``; float16
+    tensors, or float32 with ``float32``: the same rounded values), plus the state and input to run more on."""
+    state = perturbed_half_state(model, seed)
+    x = half_input(input_shape, seed + 1)
+    stored = {k: v.float() if v.is_floating_point() else v for k, v in state.items()} if float32 else state
+    fixture = {"state_dict": stored, "input": x if float32 else x.half(), "output": run_original(model, state, x)}
+    return fixture, state, x
+
+
+def call_signature(name: str, arguments: dict[str, Any]) -> str:
+    """``name(a=1, b=[1,2])``: how the fixture records the original's constructor call."""
+    return f"{name}(" + ", ".join(f"{k}={v}".replace(" ", "") for k, v in arguments.items()) + ")"
 
 
 def save_fixture(fixture: dict[str, Any], path: str | os.PathLike) -> None:

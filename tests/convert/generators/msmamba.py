@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.convert.generators.fixture_values import half_input, perturbed_half_state, run_original
+from tests.convert.generators.fixture_values import perturbed_fixture, run_original
 from tests.convert.generators.original_code import git_commit, install_cpu_stubs, load_module
 
 ORIGINAL_CONFIG = {"num_classes": 5, "depths": [1, 2], "dims": [32, 64], "d_state": 16}
@@ -20,14 +20,11 @@ def make(repository: Path, seed: int = 20261125) -> dict[str, Any]:
         repository, "microscopicmamba.py", "original_microscopicmamba", stop_at="microscopicmamba_t = "
     )
     model = original.VSSM(**ORIGINAL_CONFIG)
-    state = perturbed_half_state(model, seed)
-    x = half_input([2, 3, 32, 32], seed + 1)
-    return {
-        "state_dict": {k: v.float() if v.is_floating_point() else v for k, v in state.items()},  # read as stored
-        "input": x,
-        "output": run_original(model, state, x),
-        "features": run_original(model, state, x, call=lambda m, inputs: m.forward_backbone(inputs)),
-        "config": CONFIG,
-        "note": f"original zs1314/Microscopic-Mamba @ {git_commit(repository)} VSSM, random weights (perturbed); "
-        "generator: tests/convert/generators/msmamba.py",
-    }
+    fixture, state, x = perturbed_fixture(model, seed, [2, 3, 32, 32], float32=True)
+    fixture["features"] = run_original(model, state, x, call=lambda m, inputs: m.forward_backbone(inputs))
+    fixture["config"] = CONFIG
+    fixture["note"] = (
+        f"original zs1314/Microscopic-Mamba @ {git_commit(repository)} VSSM, random weights (perturbed); "
+        "generator: tests/convert/generators/msmamba.py"
+    )
+    return fixture

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mamba_monai.ops.reference import selective_scan_ref
-from tests.convert.generators.fixture_values import half_input, perturbed_half_state, run_original
+from tests.convert.generators.fixture_values import perturbed_fixture
 from tests.convert.generators.original_code import git_commit, load_module
 
 ORIGINAL_CONFIG = {"in_chans": 1, "out_chans": 2, "depths": [2, 1, 1, 1], "feat_size": [4, 4, 8, 8], "hidden_size": 8}
@@ -72,14 +72,11 @@ def make(repository: Path, seed: int = 20261126) -> dict[str, Any]:
     for stage, slices in zip(model.vit.stages, SLICES):
         for layer in stage:
             layer.mamba.nslices = slices
-    state = perturbed_half_state(model, seed)
-    x = half_input(INPUT_SHAPE, seed + 1)
-    return {
-        "state_dict": {k: v.float() if v.is_floating_point() else v for k, v in state.items()},  # read as stored
-        "input": x,
-        "output": run_original(model, state, x),
-        "config": CONFIG,
-        "note": f"original ge-xing/SegMamba @ {git_commit(repository)}, random weights (perturbed); out block rebuilt "
-        f"with in_channels=feat_size[0] (original hard-codes 48); Mamba.nslices set to the stage's first axis {SLICES};"
-        " generator: tests/convert/generators/segmamba.py",
-    }
+    fixture, _, _ = perturbed_fixture(model, seed, INPUT_SHAPE, float32=True)
+    fixture["config"] = CONFIG
+    fixture["note"] = (
+        f"original ge-xing/SegMamba @ {git_commit(repository)}, random weights (perturbed); out block rebuilt with "
+        f"in_channels=feat_size[0] (original hard-codes 48); Mamba.nslices set to the stage's first axis {SLICES}; "
+        "generator: tests/convert/generators/segmamba.py"
+    )
+    return fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.convert.generators.fixture_values import call_signature
 from tests.convert.generators.original_code import git_commit, install_cpu_stubs, load_module
 from tests.convert.generators.spec_fixture import spec_fixture
 
@@ -24,9 +25,6 @@ def make(repository: Path) -> dict[str, Any]:
     fixture = spec_fixture(model, seed=20261124, input_shape=[1, 3, 64, 64], input_seed=16, key_prefix="smunet.")
     fixture["genotype"] = list(GENOTYPE)
     fixture["generator"] = "tests/convert/generators/slicemamba.py"
-    fixture["original"] = (
-        f"fAnchao1/SliceMamba@{git_commit(repository)} {path} VSSM(architecture=genotype, "
-        + ", ".join(f"{k}={v}".replace(" ", "") for k, v in CONFIG.items())
-        + ") (logits, before SMUNet's sigmoid)"
-    )
+    signature = call_signature("VSSM", {"architecture": "genotype", **CONFIG})
+    fixture["original"] = f"fAnchao1/SliceMamba@{git_commit(repository)} {path} {signature} (logits, before sigmoid)"
     return fixture
