@@ -19,7 +19,7 @@ from monai.visualize import GradCAM, GradCAMpp
 from torch import nn
 
 from mamba_monai.networks.nets.medmamba import MedMamba, MedMambaBlock
-from mamba_monai.networks.nets.medmamba_se import MedMambaSEBlock
+from mamba_monai.networks.nets.medmambase import MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MSMamba, MSMambaBlock
 from mamba_monai.utils.wrapped_modules import unwrap_network
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from mamba_monai.convert import convert_medmamba_state_dict
-from mamba_monai.networks.nets.medmamba_se import MedMambaSE
+from mamba_monai.networks.nets.medmambase import MedMambaSE
 
 TINY = {"depths": (1, 1, 1, 1), "dims": (32, 64, 128, 256), "d_state": 4}
 

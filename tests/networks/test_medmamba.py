@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
 from mamba_monai.networks.nets.medmamba import MEDMAMBA_VARIANTS, MedMamba, MedMambaBlock, channel_shuffle_last
-from mamba_monai.networks.nets.medmamba_se import MEDMAMBASE_VARIANTS, MedMambaSE, MedMambaSEBlock
+from mamba_monai.networks.nets.medmambase import MEDMAMBASE_VARIANTS, MedMambaSE, MedMambaSEBlock
 
 TINY = {"depths": (1, 1, 1, 1), "dims": (32, 64, 128, 256), "d_state": 4}
 

@@ -18,7 +18,7 @@ from mamba_monai.convert.families.family import (
 )
 from mamba_monai.convert.renames.medmamba import convert_medmamba_state_dict
 from mamba_monai.networks.nets.medmamba import MEDMAMBA_VARIANTS, MedMamba
-from mamba_monai.networks.nets.medmamba_se import MEDMAMBASE_VARIANTS, MedMambaSE
+from mamba_monai.networks.nets.medmambase import MEDMAMBASE_VARIANTS, MedMambaSE
 
 __all__ = ["MEDMAMBA", "MEDMAMBASE"]
 

@@ -8,7 +8,7 @@ import importlib
 from typing import Any
 
 from mamba_monai.networks.nets.medmamba import MEDMAMBA_VARIANTS, MedMamba, MedMambaBlock, channel_shuffle_last
-from mamba_monai.networks.nets.medmamba_se import MEDMAMBASE_VARIANTS, MedMambaSE, MedMambaSEBlock
+from mamba_monai.networks.nets.medmambase import MEDMAMBASE_VARIANTS, MedMambaSE, MedMambaSEBlock
 from mamba_monai.networks.nets.msmamba import MSMAMBA_VARIANTS, MSMamba, MSMambaBlock
 from mamba_monai.networks.nets.segmamba import SEGMAMBA_VARIANTS, SegMamba, SegMambaEncoder
 from mamba_monai.networks.nets.slicemamba import SLICEMAMBA_VARIANTS, SliceMamba, SliceMambaBlock, SliceMambaSupernet
