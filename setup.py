@@ -1,5 +1,6 @@
 """Package layout that pyproject.toml cannot express: the C++ kernel source lives in kernels/ at the repository root
-(ARCHITECTURE.md) and ships inside wheels as mamba_monai/_kernels, where mamba_monai.ops.compiled finds it."""
+(see docs/architecture.md, "Layers") and ships inside wheels as mamba_monai/_kernels, where mamba_monai.ops.compiled
+finds it."""
 
 from setuptools import find_packages, setup
 

@@ -81,8 +81,16 @@ def _looks_truncated(path: Path, error: Exception) -> bool:
     return starts_like_zip or isinstance(error, (EOFError, RuntimeError)) and "EOF" in str(error)
 
 
-def strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Remove ``module.`` (DataParallel) / ``_orig_mod.`` (torch.compile) when every key starts with it."""
+def strip_prefix(state: Mapping[str, Any], every_key: bool = True) -> dict[str, Any]:
+    """Remove ``module.`` (DataParallel / DDP) / ``_orig_mod.`` (torch.compile) when every key starts with it.
+
+    Args:
+        state: a state dict.
+        every_key: ``False`` removes the prefixes from each key that has them, even if others do not (the
+            converters of original checkpoints, whose networks have no submodule called ``module``).
+    """
+    if not every_key:
+        return {_strip_key(key): value for key, value in state.items()}
     state = dict(state)
     changed = True
     while changed and state:
@@ -92,6 +100,16 @@ def strip_prefix(state: Mapping[str, Any]) -> dict[str, Any]:
                 state = {key[len(prefix) :]: value for key, value in state.items()}
                 changed = True
     return state
+
+
+def _strip_key(key: str) -> str:
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _WRAPPING_PREFIXES:
+            if key.startswith(prefix):
+                key, stripped = key[len(prefix) :], True
+    return key
 
 
 def unwrap_state_dict(checkpoint: Any, source: str = "checkpoint") -> dict[str, Any]:

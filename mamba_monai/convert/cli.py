@@ -28,7 +28,8 @@ def convert_command(
     Args:
         in_path: the original checkpoint (.pth / .pt / .bin).
         out_path: the converted checkpoint to write.
-        variant: check the checkpoint is this named variant (medmamba / msmamba: t, s, b; senet: seresnext50, ...).
+        variant: check the checkpoint is this named variant, from the network's *_VARIANTS table (medmamba /
+            msmamba: t, s, b; medmambase, segmamba, slicemamba: default; senet: seresnext50, seresnext101).
         genotype: slicemamba: the architecture (JSON file, the original's arch.pkl, or a list such as
             [3,1,...]); written to genotype.json next to OUT.pt.
         overwrite: replace OUT.pt if it exists.

@@ -11,8 +11,10 @@ import torch
 
 from mamba_monai.convert.checkpoint_io import load_checkpoint_file, save_state_dict, unwrap_state_dict
 from mamba_monai.convert.families import FAMILIES, detect_families, get_family
-from mamba_monai.convert.state_fit import fit_problems, listing
+from mamba_monai.convert.state_fit import fit_problems
+from mamba_monai.networks.blocks.genotype import Genotype
 from mamba_monai.utils.atomic_files import write_json_atomically
+from mamba_monai.utils.listing import listing
 
 __all__ = ["ConversionResult", "convert_checkpoint", "convert_state_dict"]
 
@@ -73,7 +75,7 @@ def convert_state_dict(
 ) -> ConversionResult:
     """Convert an (unwrapped) original state dict; see :func:`convert_checkpoint`. Nothing is written."""
     spec = get_family(family)
-    unknown = sorted(set(k for k, v in options.items() if v is not None) - set(spec.options))
+    unknown = sorted({k for k, v in options.items() if v is not None} - set(spec.options))
     if unknown:
         raise ValueError(f"{family}: unknown option(s) {unknown}; this family takes {list(spec.options) or 'none'}")
     if variant is not None and variant not in spec.variants:
@@ -178,8 +180,6 @@ def convert_checkpoint(
 
 def _check_same_genotype(path: Path, genotype: Any) -> None:
     """Refuse to replace a different genotype.json (e.g. a bundle's searched architecture) without --overwrite."""
-    from mamba_monai.networks.blocks.genotype import Genotype
-
     try:
         existing = Genotype.from_json(path, genotype.depths, genotype.depths_decoder)
     except ValueError:

@@ -8,13 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["fit_problems", "listing"]
+from mamba_monai.utils.listing import listing
 
-
-def listing(items: list[str], limit: int = 5) -> str:
-    """The first ``limit`` items, comma-separated, with a count of the rest."""
-    shown = ", ".join(items[:limit])
-    return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
+__all__ = ["fit_problems", "fit_report"]
 
 
 def fit_problems(network: nn.Module, state: Mapping[str, Any], limit: int = 5) -> list[str]:
@@ -31,11 +27,23 @@ def fit_problems(network: nn.Module, state: Mapping[str, Any], limit: int = 5) -
         and isinstance(target[key], torch.Tensor)
         and value.shape != target[key].shape
     ]
+    return fit_report(missing, unexpected, shapes, limit)
+
+
+def fit_report(missing: list[str], unexpected: list[str], wrong_shape: list[str], limit: int = 5) -> list[str]:
+    """The fit problems as sentences, each with a count and the first ``limit`` names; empty when all lists are.
+
+    Args:
+        missing: keys the network has and the state dict does not fill.
+        unexpected: keys of the state dict that are not part of the network.
+        wrong_shape: descriptions of tensors whose shape differs from the network's.
+        limit: names listed per problem.
+    """
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing key(s): {listing(missing, limit)}")
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected key(s): {listing(unexpected, limit)}")
-    if shapes:
-        problems.append(f"{len(shapes)} tensor(s) of the wrong shape: {listing(shapes, limit)}")
+    if wrong_shape:
+        problems.append(f"{len(wrong_shape)} tensor(s) of the wrong shape: {listing(wrong_shape, limit)}")
     return problems

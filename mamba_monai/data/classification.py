@@ -39,6 +39,7 @@ from pathlib import Path
 from mamba_monai.data.image_io import is_image_file, read_image_2d_info
 from mamba_monai.data.splits import split_indices
 from mamba_monai.utils.atomic_files import write_json_atomically
+from mamba_monai.utils.listing import listing
 
 __all__ = [
     "CLASSIFICATION_SPLITS",
@@ -500,8 +501,7 @@ def _check_classes_seen_in_training(splits: dict[str, list[_Item]], where: str) 
 
 
 def _listing(things: Sequence[str]) -> str:
-    shown = "; ".join(str(t) for t in things[:_MAX_LISTED])
-    return shown + (f"; ... and {len(things) - _MAX_LISTED} more" if len(things) > _MAX_LISTED else "")
+    return listing(things, _MAX_LISTED, separator="; ")
 
 
 # ------------------------------------------------------------------------------------------------------------ files

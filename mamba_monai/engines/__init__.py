@@ -2,14 +2,11 @@
 
 from mamba_monai.engines import handlers
 from mamba_monai.engines.checkpoints import latest_checkpoint
-from mamba_monai.engines.evolutionary_search import (
-    EvolutionarySearch,
-    SupernetScorer,
-    evolutionary_search,
-    plot_search_progress,
-)
+from mamba_monai.engines.evolutionary_search import EvolutionarySearch, evolutionary_search
 from mamba_monai.engines.inferers import MirrorTTAInferer
-from mamba_monai.engines.path_sampler import RandomPathSampler, unwrap_network
+from mamba_monai.engines.path_sampler import RandomPathSampler
+from mamba_monai.engines.search_plot import plot_search_progress
+from mamba_monai.engines.supernet_scorer import SupernetScorer
 
 __all__ = [
     "EvolutionarySearch",
@@ -20,5 +17,4 @@ __all__ = [
     "handlers",
     "latest_checkpoint",
     "plot_search_progress",
-    "unwrap_network",
 ]

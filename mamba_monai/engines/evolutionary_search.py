@@ -1,5 +1,7 @@
-"""Evolutionary architecture search over SliceMamba genotypes (SPOS style, as SliceMamba's ``search.py``), resumable,
-with a default scorer that evaluates paths of a trained supernet on a search split.
+"""Evolutionary architecture search over SliceMamba genotypes (SPOS style, as SliceMamba's ``search.py``), resumable.
+The default scorer (paths of a trained supernet on a search split) is
+:class:`~mamba_monai.engines.supernet_scorer.SupernetScorer`; the progress plot is
+:func:`~mamba_monai.engines.search_plot.plot_search_progress`.
 
 The search: a random initial population; after each generation the top-k of everything evaluated so far are the
 parents; the next generation is ``mutations`` mutated parents (each gene resampled with ``mutation_prob``),
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from mamba_monai.engines.path_sampler import unwrap_network
+from mamba_monai.engines.search_plot import plot_search_progress
 from mamba_monai.networks.blocks.genotype import (
     DEFAULT_DECODER_DEPTHS,
     DEFAULT_ENCODER_DEPTHS,
     SLICE_CHOICES,
     Genotype,
 )
-from mamba_monai.utils.atomic_files import save_figure_atomically, write_json_atomically
+from mamba_monai.utils.atomic_files import write_json_atomically
+from mamba_monai.utils.wrapped_modules import unwrap_network
 
-__all__ = ["EvolutionarySearch", "SupernetScorer", "evolutionary_search", "plot_search_progress"]
+__all__ = ["EvolutionarySearch", "Score", "evolutionary_search"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,99 +42,6 @@ Score = tuple[float, ...]
 _FORMAT = "mamba_monai.evolutionary_search/1"
 _TRIES_PER_CANDIDATE = 10  # as the original: at most 10 x the wanted number of attempts per kind of candidate
 _RESUMABLE_SETTINGS = ("generations",)  # settings that may change when a search is resumed
-
-
-class SupernetScorer:
-    """Default fitness of a path: pooled IoU and Dice of the supernet running that genotype on a search split.
-
-    TP, FP and FN are summed over every pixel of the split (as the original's confusion matrix over the whole
-    split), then ``IoU = TP / (TP + FP + FN)`` and ``Dice = 2 TP / (2 TP + FP + FN)``; an empty prediction of an
-    empty split scores 1. The supernet runs in eval mode without gradients (its mode and genotype are restored).
-
-    Args:
-        supernet: a :class:`~mamba_monai.networks.nets.SliceMambaSupernet` (optionally DDP-wrapped) with trained
-            weights.
-        data: the search split with deterministic transforms: an iterable (re-iterable, e.g. a ``DataLoader``) of
-            ``(image, mask)`` batches or of dicts with ``image_key`` and ``label_key``; images (B, C, H, W), masks
-            (B, 1, H, W) or (B, H, W) with foreground > 0.5.
-        threshold: probability above which a pixel is lesion (single-channel logits go through a sigmoid;
-            multi-channel outputs are arg-maxed, channel 1 being lesion).
-        device: where to run; default: the supernet's device.
-        image_key: image key of dict batches.
-        label_key: mask key of dict batches.
-    """
-
-    names: tuple[str, str] = ("iou", "dice")
-
-    def __init__(
-        self,
-        supernet: nn.Module,
-        data: Iterable,
-        threshold: float = 0.5,
-        device: str | torch.device | None = None,
-        image_key: str = "image",
-        label_key: str = "label",
-    ) -> None:
-        self.supernet = supernet
-        self.data = data
-        self.threshold = float(threshold)
-        self.device = device
-        self.image_key, self.label_key = image_key, label_key
-        self._image_size: tuple[int, int] | None = None
-
-    def _pair(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        if isinstance(batch, Mapping):
-            return batch[self.image_key], batch[self.label_key]
-        if isinstance(batch, Sequence) and len(batch) == 2:
-            return batch[0], batch[1]
-        raise ValueError(
-            f"SupernetScorer: a search batch must be (image, mask) or a dict with '{self.image_key}' and "
-            f"'{self.label_key}', got {type(batch).__name__}"
-        )
-
-    def image_size(self) -> tuple[int, int]:
-        """(H, W) of the search images (read from the first batch, then remembered)."""
-        if self._image_size is None:
-            for batch in self.data:
-                image, _ = self._pair(batch)
-                self._image_size = (int(image.shape[-2]), int(image.shape[-1]))
-                break
-            else:
-                raise ValueError("SupernetScorer: the search data are empty")
-        return self._image_size
-
-    @torch.no_grad()
-    def __call__(self, genotype: Genotype) -> Score:
-        network = unwrap_network(self.supernet)
-        device = self.device if self.device is not None else next(network.parameters()).device
-        was_training, previous = network.training, network.genotype
-        network.eval()
-        network.genotype = genotype
-        tp = fp = fn = 0.0
-        try:
-            for batch in self.data:
-                image, mask = self._pair(batch)
-                output = network(torch.as_tensor(image).to(device))
-                if output.shape[1] == 1:
-                    predicted = torch.sigmoid(output[:, 0]) > self.threshold
-                else:
-                    predicted = output.argmax(dim=1) == 1
-                mask = torch.as_tensor(mask).to(device)
-                truth = (mask[:, 0] if mask.dim() == 4 else mask) > 0.5
-                if truth.shape != predicted.shape:
-                    raise ValueError(
-                        f"SupernetScorer: mask shape {tuple(mask.shape)} does not match the output "
-                        f"{tuple(output.shape)}"
-                    )
-                tp += float((predicted & truth).sum())
-                fp += float((predicted & ~truth).sum())
-                fn += float((~predicted & truth).sum())
-        finally:
-            network.genotype = previous
-            network.train(was_training)
-        if tp + fp + fn == 0:
-            return (1.0, 1.0)
-        return (tp / (tp + fp + fn), 2 * tp / (2 * tp + fp + fn))
 
 
 def _as_score(value: Any, genotype: Genotype) -> Score:
@@ -383,7 +293,9 @@ class EvolutionarySearch:
         try:
             record = json.loads(self.output_json.read_text())
         except json.JSONDecodeError as e:
-            raise ValueError(f"search record '{self.output_json}' is not valid JSON ({e}); delete it to start again") from None
+            raise ValueError(
+                f"search record '{self.output_json}' is not valid JSON ({e}); delete it to start again"
+            ) from None
         if not isinstance(record, dict) or record.get("format") != _FORMAT:
             raise ValueError(f"'{self.output_json}' is not an evolutionary search record (no format {_FORMAT!r})")
         stored, current = record["settings"], self.settings()
@@ -508,29 +420,6 @@ class EvolutionarySearch:
             write_json_atomically(self.genotype_json, genotype.to_dict(**extra))
         if self.plot_path is not None and record["generations"]:
             plot_search_progress(record, self.plot_path)
-
-
-def plot_search_progress(record: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """PNG of the best score so far and the mean top-k score per generation (first entry of the score)."""
-    from matplotlib.figure import Figure
-
-    rows = record["generations"]
-    generations = [r["generation"] for r in rows]
-    name = (record.get("score_names") or ["score"])[0]
-    figure = Figure(figsize=(6, 4))
-    axes = figure.add_subplot()
-    axes.plot(generations, [r["best"]["score"][0] for r in rows], marker="o", label=f"best {name}")
-    axes.plot(generations, [r["top_k_mean_score"][0] for r in rows], marker=".", label=f"mean top-k {name}")
-    best_own = [(r["generation"], r["best_in_generation"]["score"][0]) for r in rows if r["best_in_generation"]]
-    if best_own:
-        axes.plot(*zip(*best_own), linestyle=":", label=f"best of the generation {name}")
-    axes.set_xlabel("generation")
-    axes.set_ylabel(name)
-    axes.set_title("evolutionary search")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    return save_figure_atomically(figure, path)
 
 
 def evolutionary_search(scorer: Callable[[Genotype], Any], output_json: str | os.PathLike, **kwargs: Any) -> Genotype:

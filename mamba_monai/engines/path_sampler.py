@@ -10,18 +10,12 @@ import torch
 from torch import nn
 
 from mamba_monai.networks.blocks.genotype import Genotype, random_genotype
+from mamba_monai.utils.wrapped_modules import unwrap_network
 
 if TYPE_CHECKING:
     from ignite.engine import Engine
 
-__all__ = ["RandomPathSampler", "unwrap_network"]
-
-
-def unwrap_network(network: nn.Module) -> nn.Module:
-    """The module inside ``DistributedDataParallel`` / ``DataParallel`` wrappers (``.module``, repeatedly)."""
-    while isinstance(network, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        network = network.module
-    return network
+__all__ = ["RandomPathSampler"]
 
 
 def _shared_seed(seed: int | None) -> int:

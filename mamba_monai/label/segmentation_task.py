@@ -69,7 +69,7 @@ class BundleSegmentationInferTask(BundleInferTask):
             self.labels = label_names
         elif isinstance(self.labels, dict) and len(self.labels) == 1:
             # one sigmoid channel thresholded to 0 / 1: its class is the value 1 of the label map, 0 is background
-            self.labels = {name: 1 for name in self.labels}
+            self.labels = dict.fromkeys(self.labels, 1)
 
     def writer(self, data: dict[str, Any], extension=None, dtype=None) -> tuple[Any, dict[str, Any]]:
         if self.dimension != 2:

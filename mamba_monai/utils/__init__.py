@@ -6,5 +6,14 @@ from mamba_monai.utils.atomic_files import (
     write_json_atomically,
     write_text_atomically,
 )
+from mamba_monai.utils.listing import listing
+from mamba_monai.utils.wrapped_modules import unwrap_network
 
-__all__ = ["save_figure_atomically", "write_bytes_atomically", "write_json_atomically", "write_text_atomically"]
+__all__ = [
+    "listing",
+    "save_figure_atomically",
+    "unwrap_network",
+    "write_bytes_atomically",
+    "write_json_atomically",
+    "write_text_atomically",
+]

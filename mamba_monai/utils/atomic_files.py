@@ -81,7 +81,7 @@ def write_json_atomically(path: str | os.PathLike, data) -> Path:
     return write_text_atomically(path, json.dumps(data, indent=2) + "\n")
 
 
-def save_figure_atomically(figure: "Figure", path: str | os.PathLike, dpi: float | None = None) -> Path:
+def save_figure_atomically(figure: Figure, path: str | os.PathLike, dpi: float | None = None) -> Path:
     """Render a matplotlib figure to PNG with the Agg canvas and write it atomically; returns the path.
 
     The figure is rendered by ``FigureCanvasAgg`` directly, so neither ``pyplot`` nor the session's backend is

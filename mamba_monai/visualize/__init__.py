@@ -5,8 +5,8 @@ from mamba_monai.visualize.gradcam import (
     compute_gradcam,
     default_target_layer,
     is_channel_last_layer,
-    write_gradcam_overlays,
 )
+from mamba_monai.visualize.gradcam_overlays import write_gradcam_overlays
 from mamba_monai.visualize.se_weights import plot_se_weights, se_channel_weights, se_weights_figure
 
 __all__ = [

@@ -22,6 +22,7 @@ from torch import nn
 
 from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
+from mamba_monai.utils.wrapped_modules import unwrap_network
 
 __all__ = ["plot_se_weights", "se_channel_weights", "se_weights_figure"]
 
@@ -43,8 +44,7 @@ def se_channel_weights(network: nn.Module, image_tensor: torch.Tensor) -> dict[s
     Raises:
         ValueError: the network has no SE layer, or the input is not an image tensor.
     """
-    if isinstance(network, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        network = network.module
+    network = unwrap_network(network)
     if not isinstance(image_tensor, torch.Tensor) or image_tensor.dim() < 3:
         raise ValueError(
             "se_channel_weights: image_tensor must be a tensor (B, C, H, W) or (C, H, W), got "

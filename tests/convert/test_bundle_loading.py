@@ -71,8 +71,10 @@ def test_bundle_network_with_wrong_sizes_is_refused_by_checkpoint_loader(tmp_pat
         _load_with_checkpoint_loader(network, out)
 
 
-@pytest.mark.skipif(not (BUNDLES / "slicemamba_lesion" / "configs" / "inference.json").is_file(),
-                    reason="bundle slicemamba_lesion not present")
+@pytest.mark.skipif(
+    not (BUNDLES / "slicemamba_lesion" / "configs" / "inference.json").is_file(),
+    reason="bundle slicemamba_lesion not present",
+)
 def test_slicemamba_bundle_loads_converted_checkpoint_and_genotype(tmp_path, backend):
     backend("reference")
     fixture, result, out = _convert("slicemamba", tmp_path, genotype=load_fixture("slicemamba")["genotype"])

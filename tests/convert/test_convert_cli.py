@@ -42,8 +42,10 @@ def test_slicemamba_genotype_on_the_command_line(tmp_path, capsys):
     path = tmp_path / "best.pth"
     torch.save(fixture["state_dict"], path)
     genotype = "[" + ",".join(map(str, fixture["genotype"])) + "]"
-    fire.Fire(convert_command, command=["--from", "slicemamba", str(path), str(tmp_path / "m" / "model.pt"),
-                                        "--genotype", genotype])
+    fire.Fire(
+        convert_command,
+        command=["--from", "slicemamba", str(path), str(tmp_path / "m" / "model.pt"), "--genotype", genotype],
+    )
     assert (tmp_path / "m" / "genotype.json").is_file()
     assert "genotype.json" in capsys.readouterr().out
 
@@ -61,6 +63,10 @@ def test_installed_command_end_to_end(medmamba_file, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "family:   medmamba" in done.stdout and out.is_file()
-    bad = subprocess.run(command[:-3] + ["segmamba", str(medmamba_file), str(tmp_path / "x.pt")],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        command[:-3] + ["segmamba", str(medmamba_file), str(tmp_path / "x.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "use --from medmamba" in bad.stderr

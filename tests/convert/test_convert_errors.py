@@ -25,14 +25,23 @@ def test_detects_its_own_family_only(family, fixtures):
 
 @pytest.mark.parametrize(
     "actual, requested",
-    [("medmambase", "medmamba"), ("medmamba", "medmambase"), ("senet", "slicemamba"), ("slicemamba", "senet"),
-     ("medmamba", "segmamba"), ("slicemamba", "msmamba")],
+    [
+        ("medmambase", "medmamba"),
+        ("medmamba", "medmambase"),
+        ("senet", "slicemamba"),
+        ("slicemamba", "senet"),
+        ("medmamba", "segmamba"),
+        ("slicemamba", "msmamba"),
+    ],
 )
 def test_checkpoint_of_another_family_is_refused(actual, requested, fixtures, tmp_path):
     path = tmp_path / f"{actual}.pth"
     torch.save(fixtures[actual]["state_dict"], path)
-    with pytest.raises(ValueError, match=rf"{actual}\.pth' looks like a {actual} checkpoint .*not {requested}: "
-                                          rf"use --from {actual}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{actual}\.pth' looks like a {actual} checkpoint .*not {requested}: "
+        rf"use --from {actual}",
+    ):
         convert_checkpoint(requested, path, tmp_path / "out.pt")
     assert not (tmp_path / "out.pt").exists()
 
@@ -134,8 +143,11 @@ def test_unknown_family():
 def test_unrelated_state_dict_says_what_it_saw(tmp_path):
     path = tmp_path / "resnet.pth"
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).state_dict(), path)
-    with pytest.raises(ValueError, match=r"resnet\.pth.*cannot convert as medmamba.*do not look like medmamba's; "
-                                         r"first keys: 0\.weight"):
+    with pytest.raises(
+        ValueError,
+        match=r"resnet\.pth.*cannot convert as medmamba.*do not look like medmamba's; "
+        r"first keys: 0\.weight",
+    ):
         convert_checkpoint("medmamba", path, tmp_path / "out.pt")
 
 

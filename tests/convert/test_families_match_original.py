@@ -13,11 +13,23 @@ FAMILIES = ["medmamba", "medmambase", "senet", "slicemamba"]
 #: sizes the converter must infer from the fixtures' tensors (those the originals were built with)
 EXPECTED_KWARGS = {
     "medmamba": {"in_channels": 3, "num_classes": 5, "depths": [1, 1, 2, 1], "dims": [8, 16, 32, 64], "d_state": 4},
-    "medmambase": {"in_channels": 3, "num_classes": 4, "depths": [1, 1, 1], "dims": [16, 32, 64], "d_state": 4,
-                   "se_reduction": 16},
+    "medmambase": {
+        "in_channels": 3,
+        "num_classes": 4,
+        "depths": [1, 1, 1],
+        "dims": [16, 32, 64],
+        "d_state": 4,
+        "se_reduction": 16,
+    },
     "senet": {"in_channels": 3, "num_classes": 5, "layers": [1, 1, 1, 1], "groups": 4, "reduction": 4, "inplanes": 16},
-    "slicemamba": {"in_channels": 3, "out_channels": 2, "dims": [16, 32, 64, 128], "depths": [2, 2, 9, 2],
-                   "depths_decoder": [2, 2, 2, 1], "d_state": 4},
+    "slicemamba": {
+        "in_channels": 3,
+        "out_channels": 2,
+        "dims": [16, 32, 64, 128],
+        "depths": [2, 2, 9, 2],
+        "depths_decoder": [2, 2, 2, 1],
+        "d_state": 4,
+    },
 }
 
 

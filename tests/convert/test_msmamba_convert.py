@@ -3,8 +3,8 @@
 The fixture ``fixtures/msmamba_tiny.pt`` holds a state dict of the original ``VSSM`` (original key layout; depths
 (1, 2), dims (32, 64), 5 classes; random weights with every tensor perturbed, BatchNorm statistics included), a
 square input, the original's logits and last-stage feature map on it (eval mode, CPU, mamba_monai's reference
-selective scan substituted for mamba_ssm's) and the constructor arguments in this package's names. It was made by a
-script kept outside the repository (the original code is not needed here). The same conversion was also checked
+selective scan substituted for mamba_ssm's) and the constructor arguments in this package's names. It was made by
+``python -m tests.convert.generators msmamba CHECKOUT`` (the original code is not needed here). The same conversion was also checked
 for the original's default ``microscopicmamba_t`` on 2 x 3 x 224 x 224 inputs.
 
 The original's PSFFN transposes H and W of its output; converted weights reproduce the original only with
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mamba_monai.networks.nets.msmamba import MicroscopicMamba, convert_msmamba_state_dict
+from mamba_monai.convert import convert_msmamba_state_dict
+from mamba_monai.networks.nets.msmamba import MSMamba
 
 FIXTURE = Path(__file__).parent / "fixtures" / "msmamba_tiny.pt"
 REL_TOL = 1e-4  # max |ours - original| / max |original|
@@ -29,8 +30,8 @@ def fixture():
     return torch.load(FIXTURE, weights_only=True)
 
 
-def build(config, **overrides) -> MicroscopicMamba:
-    return MicroscopicMamba(**{**config, **overrides}).eval()
+def build(config, **overrides) -> MSMamba:
+    return MSMamba(**{**config, **overrides}).eval()
 
 
 def relative_error(y, reference):

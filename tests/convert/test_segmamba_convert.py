@@ -3,9 +3,9 @@
 The fixture ``fixtures/segmamba_tiny.pt`` holds a state dict of the original ``SegMamba`` (original key layout,
 random weights, every tensor perturbed so that the three scan directions differ), an input, the original's output
 on it (eval mode, CPU, mamba_monai's reference selective scan substituted for the CUDA kernels) and the constructor
-arguments in this package's names. It was made by a script kept outside the repository (the original code is not
-needed here). Two changes to the original instance were needed at this tiny size, both recorded in the fixture's
-"note": its output block was rebuilt with ``feat_size[0]`` input channels (the original hard-codes 48), and each
+arguments in this package's names. It was made by ``python -m tests.convert.generators segmamba CHECKOUT`` (the
+original code is not needed here). Two changes to the original instance were needed at this tiny size, both recorded
+in the fixture's "note": its output block was rebuilt with ``feat_size[0]`` input channels (the original hard-codes 48), and each
 Mamba layer's ``nslices`` was set to its stage's first spatial axis (the original hard-codes 64/32/16/8, valid for
 a first axis of 128 only). The same conversion was also checked at the default width (67.4 M parameters) on a
 4 x 128 x 16 x 32 input with the original unmodified.
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mamba_monai.networks.nets.segmamba import SegMamba, convert_segmamba_state_dict
+from mamba_monai.convert import convert_segmamba_state_dict
+from mamba_monai.networks.nets.segmamba import SegMamba
 
 FIXTURE = Path(__file__).parent / "fixtures" / "segmamba_tiny.pt"
 REL_TOL = 1e-4  # max |ours - original| / max |original|

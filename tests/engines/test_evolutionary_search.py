@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from mamba_monai.engines.evolutionary_search import EvolutionarySearch, SupernetScorer, evolutionary_search
+from mamba_monai.engines.evolutionary_search import EvolutionarySearch, evolutionary_search
+from mamba_monai.engines.supernet_scorer import SupernetScorer
 from mamba_monai.networks.blocks.genotype import Genotype
 from mamba_monai.networks.nets.slicemamba import SliceMamba, SliceMambaSupernet
 

@@ -8,7 +8,8 @@ from ignite.engine import Events
 from monai.engines import SupervisedTrainer
 from torch import nn
 
-from mamba_monai.engines.path_sampler import RandomPathSampler, unwrap_network
+from mamba_monai.engines.path_sampler import RandomPathSampler
+from mamba_monai.utils import unwrap_network
 from mamba_monai.networks.blocks.genotype import Genotype
 from mamba_monai.networks.nets.slicemamba import SliceMambaSupernet
 

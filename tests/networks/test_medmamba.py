@@ -7,17 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
-from mamba_monai.networks.nets.medmamba import (
-    MEDMAMBA_VARIANTS,
-    MedMamba,
-    MedMambaBlock,
-    channel_shuffle_last,
-    convert_medmamba_state_dict,
-    medmamba_b,
-    medmamba_s,
-    medmamba_t,
-)
-from mamba_monai.networks.nets.medmamba_se import MedMambaSE, MedMambaSEBlock
+from mamba_monai.networks.nets.medmamba import MEDMAMBA_VARIANTS, MedMamba, MedMambaBlock, channel_shuffle_last
+from mamba_monai.networks.nets.medmambase import MEDMAMBASE_VARIANTS, MedMambaSE, MedMambaSEBlock
 
 TINY = {"depths": (1, 1, 1, 1), "dims": (32, 64, 128, 256), "d_state": 4}
 
@@ -35,10 +26,8 @@ def n_params(module):
         (lambda: MedMamba(num_classes=6, variant="t"), 14_457_222, 14.46e6),
         (lambda: MedMamba(num_classes=6, variant="s"), 18_625_158, 18.63e6),
         (lambda: MedMamba(num_classes=6, variant="b"), 39_864_838, 39.87e6),
-        (lambda: medmamba_t(6), 14_457_222, 14.46e6),
-        (lambda: medmamba_s(6), 18_625_158, 18.63e6),
-        (lambda: medmamba_b(6), 39_864_838, 39.87e6),
         (lambda: MedMambaSE(num_classes=6), 14_135_814, 14.14e6),
+        (lambda: MedMambaSE(num_classes=6, variant="default"), 14_135_814, 14.14e6),
     ],
 )
 def test_parameter_counts_of_the_originals(build, expected, published):
@@ -49,7 +38,10 @@ def test_parameter_counts_of_the_originals(build, expected, published):
 
 
 def test_variants_and_int_dims():
-    assert MEDMAMBA_VARIANTS["s"] == ((2, 2, 8, 2), (96, 192, 384, 768))
+    assert MEDMAMBA_VARIANTS["s"] == {"depths": (2, 2, 8, 2), "dims": (96, 192, 384, 768)}
+    assert MEDMAMBASE_VARIANTS["default"] == {"depths": (2, 2, 2, 2), "dims": (96, 192, 384, 768)}
+    with pytest.raises(ValueError, match=r"MedMambaSE: variant must be one of \['default'\], got 't'"):
+        MedMambaSE(variant="t")
     with torch.device("meta"):
         net = MedMamba(num_classes=6, variant="b")
         same = MedMamba(num_classes=6, depths=(2, 2, 12, 2), dims=128)
@@ -169,24 +161,3 @@ def test_initialisation_as_original():
     in_proj = net.stages[0][0].ss2d.in_proj.weight  # PyTorch's default would give std 0.144 here
     assert abs(in_proj.std().item() / 0.02 - 1) < 0.1
     assert torch.equal(net.patch_embed.norm.weight, torch.ones(32))
-
-
-def test_original_checkpoint_keys_are_converted():
-    net = MedMambaSE(num_classes=6, **TINY)
-    original = {
-        "module.patch_embed.proj.weight": "patch_embed.proj.weight",
-        "layers.0.blocks.0.ln_1.weight": "stages.0.0.norm.weight",
-        "layers.1.blocks.0.self_attention.in_proj.weight": "stages.1.0.ss2d.in_proj.weight",
-        "layers.1.blocks.0.self_attention.out_norm.bias": "stages.1.0.ss2d.out_norm.bias",
-        "layers.1.blocks.0.self_attention.A_logs": "stages.1.0.ss2d.ssm.A_logs",
-        "layers.1.blocks.0.self_attention.x_proj_weight": "stages.1.0.ss2d.ssm.x_proj_weight",
-        "layers.2.blocks.0.conv33conv33conv11.4.running_var": "stages.2.0.conv_branch.4.running_var",
-        "layers.2.blocks.0.se.fc.2.weight": "stages.2.0.se.excitation.2.weight",
-        "layers.2.blocks.0.finalconv11.bias": "stages.2.0.final_conv.bias",
-        "layers.2.downsample.reduction.weight": "downsamples.2.reduction.weight",
-        "head.bias": "head.bias",
-    }
-    converted = convert_medmamba_state_dict({k: torch.zeros(1) for k in original})
-    assert list(converted) == list(original.values())
-    assert set(converted) <= set(net.state_dict())
-    assert convert_medmamba_state_dict(net.state_dict()).keys() == net.state_dict().keys()

@@ -1,4 +1,4 @@
-"""Microscopic-Mamba: parameter counts of the original, shapes, the PSFFN transposition option, blocks, errors."""
+"""MSMamba (Microscopic-Mamba): parameter counts of the original, shapes, the PSFFN transposition option, blocks, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mamba_monai.networks.blocks.mifa import MIFA
 from mamba_monai.networks.blocks.parallel_vssm import ParallelVSSM
 from mamba_monai.networks.blocks.psffn import PSFFN
 from mamba_monai.networks.blocks.ss2d_psffn import SS2DPSFFN
-from mamba_monai.networks.nets.msmamba import MICROSCOPIC_MAMBA_VARIANTS, MicroscopicMamba
+from mamba_monai.networks.nets.msmamba import MSMAMBA_VARIANTS, MSMamba
 
 TINY = {"depths": (1, 1, 1, 1), "dims": (32, 64, 128, 256)}
 
@@ -31,16 +31,16 @@ def unused_in_original(depths, dims):
 
 @pytest.mark.parametrize("variant, expected", [("t", 3_795_902), ("s", 4_279_650), ("b", 7_880_458)])
 def test_parameter_count_is_original_minus_unused_layers(variant, expected):
-    depths, dims = MICROSCOPIC_MAMBA_VARIANTS[variant]
+    depths, dims = MSMAMBA_VARIANTS[variant]["depths"], MSMAMBA_VARIANTS[variant]["dims"]
     unused = unused_in_original(depths, dims)
     assert unused == {"t": 525_408, "s": 692_064, "b": 1_525_120}[variant]
     assert ORIGINAL_BUILT[variant] - unused == expected
-    assert n_params(MicroscopicMamba(in_channels=3, num_classes=1000, variant=variant)) == expected
+    assert n_params(MSMamba(in_channels=3, num_classes=1000, variant=variant)) == expected
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])
 def test_t_variant_non_square_forward(in_channels):
-    net = MicroscopicMamba(in_channels=in_channels, num_classes=5, variant="t").eval()
+    net = MSMamba(in_channels=in_channels, num_classes=5, variant="t").eval()
     with torch.no_grad():
         y = net(torch.randn(2, in_channels, 64, 96))
     assert y.shape == (2, 5) and torch.isfinite(y).all()
@@ -48,14 +48,14 @@ def test_t_variant_non_square_forward(in_channels):
 
 
 def test_gradients_reach_every_parameter():
-    net = MicroscopicMamba(in_channels=1, num_classes=3, drop_path_rate=0.0, **TINY)
+    net = MSMamba(in_channels=1, num_classes=3, drop_path_rate=0.0, **TINY)
     net(torch.randn(2, 1, 32, 64)).logsumexp(1).sum().backward()
     missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing
 
 
 def test_num_classes_zero_returns_features():
-    net = MicroscopicMamba(num_classes=0, **TINY).eval()
+    net = MSMamba(num_classes=0, **TINY).eval()
     with torch.no_grad():
         assert net(torch.randn(1, 3, 32, 32)).shape == (1, 256)
 
@@ -94,8 +94,8 @@ def test_mixer_transpose_option_differs_only_by_the_transposed_psffn_output():
 
 
 def test_network_transpose_option_shares_weights_and_needs_square_input():
-    fixed = MicroscopicMamba(num_classes=4, **TINY).eval()
-    original = MicroscopicMamba(num_classes=4, psffn_transpose_hw=True, **TINY).eval()
+    fixed = MSMamba(num_classes=4, **TINY).eval()
+    original = MSMamba(num_classes=4, psffn_transpose_hw=True, **TINY).eval()
     original.load_state_dict(fixed.state_dict())
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -146,7 +146,7 @@ def test_mifa_cross_gates_and_shuffles():
 )
 def test_rejects_bad_input(shape, message):
     with pytest.raises(ValueError, match=message):
-        MicroscopicMamba(num_classes=2, **TINY)(torch.randn(*shape))
+        MSMamba(num_classes=2, **TINY)(torch.randn(*shape))
 
 
 @pytest.mark.parametrize(
@@ -160,4 +160,4 @@ def test_rejects_bad_input(shape, message):
 )
 def test_rejects_bad_configuration(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        MicroscopicMamba(**kwargs)
+        MSMamba(**kwargs)

@@ -13,12 +13,7 @@ from torch import nn
 
 from mamba_monai.networks.blocks.genotype import SLICE_CHOICES, Genotype, random_genotype
 from mamba_monai.networks.blocks.patch_expand import PatchExpand2D
-from mamba_monai.networks.nets.slicemamba import (
-    SliceMamba,
-    SliceMambaBlock,
-    SliceMambaSupernet,
-    convert_slicemamba_state_dict,
-)
+from mamba_monai.networks.nets.slicemamba import SliceMamba, SliceMambaBlock, SliceMambaSupernet
 
 TINY = {"dims": (8, 16, 32, 64), "depths": (1, 1, 1, 1), "depths_decoder": (1, 1, 1, 1), "d_state": 4}
 TINY_GENES = 8  # sum(depths) + sum(depths_decoder)
@@ -235,51 +230,3 @@ def test_random_genotype_sources():
     assert len(set().union(*(random_genotype(i).genes for i in range(5)))) == 4
     with pytest.raises(ValueError, match="rng must be"):
         random_genotype("seed")
-
-
-def _to_original_keys(state):
-    """Our SliceMamba keys written back in the original's naming (independent of the converter's code)."""
-    ssm = {"x_proj_weight", "dt_projs_weight", "dt_projs_bias", "A_logs", "Ds"}
-    out = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        if parts[0] in ("encoder", "decoder"):
-            layer = "layers" if parts[0] == "encoder" else "layers_up"
-            choice, rest = ([parts[3]], parts[4:]) if parts[3].isdigit() else ([], parts[3:])
-            if rest[0] == "norm":
-                rest = ["ln_1", *rest[1:]]
-            elif rest[0] == "mixer":
-                rest = ["self_attention", *(rest[2:] if rest[1] == "ssm" else rest[1:])]
-            key = ".".join([layer, parts[1], "blocks", parts[2], *choice, *rest])
-        elif parts[0] == "downsamples":
-            key = ".".join(["layers", parts[1], "downsample", *parts[2:]])
-        elif parts[0] == "upsamples":
-            key = ".".join(["layers_up", str(int(parts[1]) + 1), "upsample", *parts[2:]])
-        elif parts[0] == "final_expand":
-            key = ".".join(["final_up", *parts[1:]])
-        elif parts[0] == "_extra_state":
-            continue
-        out["smunet." + key] = value
-    return out
-
-
-def test_convert_original_state_dict():
-    genotype = random_genotype(11)
-    with torch.device("meta"):
-        net = SliceMamba(genotype=genotype, dims=(8, 16, 32, 64))
-    ours = net.state_dict()
-    original = _to_original_keys(ours)
-    assert "smunet.layers.2.blocks.8.self_attention.A_logs" in original
-    assert "smunet.layers_up.3.upsample.expand.weight" in original
-    converted = convert_slicemamba_state_dict(original, tuple(genotype))
-    assert converted.keys() == ours.keys() and converted["_extra_state"] == genotype.to_dict()
-    assert all(converted[k] is v for k, v in ours.items() if k != "_extra_state")
-    with pytest.raises(ValueError, match="pass genotype="):
-        convert_slicemamba_state_dict(original)
-    with torch.device("meta"):
-        supernet = SliceMambaSupernet(dims=(8, 16, 32, 64))
-    ours = supernet.state_dict()
-    original = _to_original_keys(ours)
-    assert "smunet.layers_up.0.blocks.1.3.ln_1.weight" in original
-    converted = convert_slicemamba_state_dict(original)
-    assert converted.keys() == ours.keys() and all(converted[k] is v for k, v in ours.items())

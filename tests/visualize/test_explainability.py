@@ -11,7 +11,7 @@ from PIL import Image
 from torch import nn
 
 from mamba_monai.data.transforms.load_image_2d import LoadImage2Dd
-from mamba_monai.networks.nets import MedMamba, MedMambaSE, MicroscopicMamba
+from mamba_monai.networks.nets import MedMamba, MedMambaSE, MSMamba
 from mamba_monai.visualize import (
     compute_gradcam,
     default_target_layer,
@@ -72,7 +72,7 @@ def test_default_target_layers():
     assert default_target_layer(tiny_medmamba_se()) == "stages.1.0"
     medmamba = MedMamba(in_channels=1, num_classes=2, depths=(1, 2), dims=16, d_state=4)
     assert default_target_layer(medmamba) == "stages.1.1"
-    microscopic = MicroscopicMamba(in_channels=1, num_classes=2, depths=(1, 1, 2), dims=(32, 64, 128), d_state=4)
+    microscopic = MSMamba(in_channels=1, num_classes=2, depths=(1, 1, 2), dims=(32, 64, 128), d_state=4)
     assert default_target_layer(microscopic) == "stages.2.1"
     assert default_target_layer(nn.DataParallel(microscopic)) == "stages.2.1"
     senet = SENet(2, 1, "se_resnetxt_bottleneck", (1, 1, 1, 1), groups=32, reduction=16, inplanes=64,

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mamba_monai.data.synthetic import write_synthetic_microscopy
-from mamba_monai.networks.nets import MicroscopicMamba
+from mamba_monai.networks.nets import MSMamba
 from mamba_monai.zoo import download_bundle, pack_zoo
 from tests.bundles.bundle_runs import run_workflow
 
@@ -27,7 +27,7 @@ TINY = {"depths": [1, 1, 1, 1], "dims": [32, 64, 128, 256]}
 def host_weights(weights_dir: Path) -> tuple[dict, dict]:
     """A randomly initialised tiny network and its dataset statistics, as a training run would leave them."""
     weights_dir.mkdir()
-    network = MicroscopicMamba(in_channels=3, num_classes=len(CLASSES), **TINY)
+    network = MSMamba(in_channels=3, num_classes=len(CLASSES), **TINY)
     state = network.state_dict()
     torch.save(state, weights_dir / "model.pt")
     stats = {"mean": [0.5, 0.4, 0.6], "std": [0.2, 0.25, 0.3], "classes": CLASSES, "num_images": 20}

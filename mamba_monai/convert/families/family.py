@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from mamba_monai.convert.state_fit import fit_problems
+
 __all__ = [
     "Family",
     "StateDict",
@@ -18,7 +19,6 @@ __all__ = [
     "builder",
     "bundle_note",
     "first_shape",
-    "lazy_converter",
     "load_strict",
     "ssm_state_size",
     "stage_depths",
@@ -102,25 +102,11 @@ def ssm_state_size(state: StateDict, family: str) -> int:
     return int(state[key].shape[-1])
 
 
-def lazy_converter(module: str, name: str) -> Callable[..., StateDict]:
-    """A converter imported on first use (so that a family can be registered before its converter exists)."""
-
-    def convert(state_dict: StateDict, **options: Any) -> StateDict:
-        function = getattr(importlib.import_module(module), name, None)
-        if function is None:
-            raise ValueError(f"{name} is not available in {module} of this mamba-monai version")
-        return function(state_dict, **options)
-
-    convert.__name__ = name
-    return convert
-
-
-def builder(dotted: str) -> Callable[[dict[str, Any]], nn.Module]:
-    """``kwargs -> network`` for the class at the dotted path (imported when called)."""
-    module, name = dotted.rsplit(".", 1)
+def builder(network_class: Callable[..., nn.Module]) -> Callable[[dict[str, Any]], nn.Module]:
+    """``kwargs -> network_class(**kwargs)``."""
 
     def build(kwargs: dict[str, Any]) -> nn.Module:
-        return getattr(importlib.import_module(module), name)(**kwargs)
+        return network_class(**kwargs)
 
     return build
 
@@ -138,8 +124,6 @@ def bundle_note(bundle: str, kwargs: dict[str, Any], keys: tuple[str, ...]) -> s
 
 def load_strict(network: nn.Module, state: StateDict, what: str) -> None:
     """``load_state_dict(strict=True, assign=True)`` after a readable fit check."""
-    from mamba_monai.convert.state_fit import fit_problems
-
     problems = fit_problems(network, state)
     if problems:
         raise ValueError(f"{what}: the tensors do not fit {type(network).__name__}: " + "; ".join(problems))

@@ -16,15 +16,11 @@ from mamba_monai.convert.families.family import (
     stage_depths,
     tensor_shape,
 )
-from mamba_monai.networks.nets.medmamba import MEDMAMBA_VARIANTS
+from mamba_monai.convert.renames.medmamba import convert_medmamba_state_dict
+from mamba_monai.networks.nets.medmamba import MEDMAMBA_VARIANTS, MedMamba
+from mamba_monai.networks.nets.medmambase import MEDMAMBASE_VARIANTS, MedMambaSE
 
 __all__ = ["MEDMAMBA", "MEDMAMBASE"]
-
-
-def _medmamba_rename(state: StateDict) -> StateDict:
-    from mamba_monai.networks.nets.medmamba import convert_medmamba_state_dict
-
-    return convert_medmamba_state_dict(state)
 
 
 def _medmamba_infer(state: StateDict, family: str = "medmamba") -> dict[str, Any]:
@@ -59,33 +55,33 @@ def _medmambase_infer(state: StateDict) -> dict[str, Any]:
 
 
 def _medmambase_looks_like(keys: list[str]) -> bool:
-    return any_key(keys, r"\.se\.fc\.\d\.weight$") and any_key(keys, r"\.finalconv11\.") or any_key(
-        keys, r"^stages\.\d+\.\d+\.se\.excitation\."
+    return (
+        any_key(keys, r"\.se\.fc\.\d\.weight$")
+        and any_key(keys, r"\.finalconv11\.")
+        or any_key(keys, r"^stages\.\d+\.\d+\.se\.excitation\.")
     )
 
-
-VARIANTS = {name: {"depths": list(depths), "dims": list(dims)} for name, (depths, dims) in MEDMAMBA_VARIANTS.items()}
 
 MEDMAMBA = Family(
     name="medmamba",
     original="YubiaoYue/MedMamba (MedMamba.py, VSSM)",
     network="mamba_monai.networks.nets.MedMamba",
-    rename=_medmamba_rename,
+    rename=convert_medmamba_state_dict,
     infer=_medmamba_infer,
-    build=builder("mamba_monai.networks.nets.medmamba.MedMamba"),
+    build=builder(MedMamba),
     looks_like=_medmamba_looks_like,
-    variants=VARIANTS,
+    variants=MEDMAMBA_VARIANTS,
 )
 
 MEDMAMBASE = Family(
     name="medmambase",
     original="Tanjim-Islam/MedMambaSE (main.ipynb, VSSM)",
     network="mamba_monai.networks.nets.MedMambaSE",
-    rename=_medmamba_rename,
+    rename=convert_medmamba_state_dict,
     infer=_medmambase_infer,
-    build=builder("mamba_monai.networks.nets.medmamba_se.MedMambaSE"),
+    build=builder(MedMambaSE),
     looks_like=_medmambase_looks_like,
-    variants={"default": {"depths": [2, 2, 2, 2], "dims": [96, 192, 384, 768]}},
+    variants=MEDMAMBASE_VARIANTS,
     notes=lambda kwargs, keys: [
         bundle_note(
             "medmambase_ultrasound",

@@ -1,4 +1,4 @@
-"""Microscopic-Mamba (zs1314/Microscopic-Mamba) checkpoints; the converter is ``convert_msmamba_state_dict``."""
+"""MSMamba (Microscopic-Mamba, zs1314/Microscopic-Mamba) checkpoints."""
 
 from __future__ import annotations
 
@@ -12,19 +12,14 @@ from mamba_monai.convert.families.family import (
     any_key,
     builder,
     bundle_note,
-    lazy_converter,
     ssm_state_size,
     stage_depths,
     tensor_shape,
 )
-from mamba_monai.networks.nets.msmamba import MICROSCOPIC_MAMBA_VARIANTS
+from mamba_monai.convert.renames.msmamba import convert_msmamba_state_dict
+from mamba_monai.networks.nets.msmamba import MSMAMBA_VARIANTS, MSMamba
 
 __all__ = ["MSMAMBA"]
-
-
-VARIANTS = {
-    name: {"depths": list(depths), "dims": list(dims)} for name, (depths, dims) in MICROSCOPIC_MAMBA_VARIANTS.items()
-}
 
 
 def _msmamba_infer(state: StateDict) -> dict[str, Any]:
@@ -47,13 +42,13 @@ def _msmamba_looks_like(keys: list[str]) -> bool:
 
 def _msmamba_notes(kwargs: dict[str, Any], keys: list[str]) -> list[str]:
     variant = next(
-        (name for name, fixed in VARIANTS.items() if all(kwargs[k] == v for k, v in fixed.items())),
+        (name for name, fixed in MSMAMBA_VARIANTS.items() if all(list(kwargs[k]) == list(v) for k, v in fixed.items())),
         None,
     )
     sizes = f"variant={variant!r}" if variant else f"depths={kwargs['depths']}, dims={kwargs['dims']}"
     return [
         "the original's PSFFN swaps H and W; to compute exactly as the original with these weights build "
-        "MicroscopicMamba(..., psffn_transpose_hw=True) (square inputs only; bundle: --network_def#psffn_transpose_hw "
+        "MSMamba(..., psffn_transpose_hw=True) (square inputs only; bundle: --network_def#psffn_transpose_hw "
         "true); without it the corrected PSFFN runs and outputs differ until fine-tuned",
         f"bundle msmamba_microscopy: network_def needs {sizes}, "
         + bundle_note("msmamba_microscopy", kwargs, ("in_channels", "num_classes")).split(": ", 1)[1],
@@ -63,11 +58,11 @@ def _msmamba_notes(kwargs: dict[str, Any], keys: list[str]) -> list[str]:
 MSMAMBA = Family(
     name="msmamba",
     original="zs1314/Microscopic-Mamba (microscopicmamba.py)",
-    network="mamba_monai.networks.nets.MicroscopicMamba",
-    rename=lazy_converter("mamba_monai.networks.nets.msmamba", "convert_msmamba_state_dict"),
+    network="mamba_monai.networks.nets.MSMamba",
+    rename=convert_msmamba_state_dict,
     infer=_msmamba_infer,
-    build=builder("mamba_monai.networks.nets.msmamba.MicroscopicMamba"),
+    build=builder(MSMamba),
     looks_like=_msmamba_looks_like,
-    variants=VARIANTS,
+    variants=MSMAMBA_VARIANTS,
     notes=_msmamba_notes,
 )

@@ -1,4 +1,4 @@
-"""SegMamba (ge-xing/SegMamba) checkpoints; the converter is ``convert_segmamba_state_dict``."""
+"""SegMamba (ge-xing/SegMamba) checkpoints."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from mamba_monai.convert.families.family import (
     StateDict,
     any_key,
     builder,
-    lazy_converter,
     ssm_state_size,
     stage_depths,
     tensor_shape,
 )
+from mamba_monai.convert.renames.segmamba import convert_segmamba_state_dict
+from mamba_monai.networks.nets.segmamba import SEGMAMBA_VARIANTS, SegMamba
 
 __all__ = ["SEGMAMBA"]
 
@@ -50,11 +51,11 @@ SEGMAMBA = Family(
     name="segmamba",
     original="ge-xing/SegMamba (model_segmamba/segmamba.py)",
     network="mamba_monai.networks.nets.SegMamba",
-    rename=lazy_converter("mamba_monai.networks.nets.segmamba", "convert_segmamba_state_dict"),
+    rename=convert_segmamba_state_dict,
     infer=_segmamba_infer,
-    build=builder("mamba_monai.networks.nets.segmamba.SegMamba"),
+    build=builder(SegMamba),
     looks_like=_segmamba_looks_like,
-    variants={"default": {"depths": [2, 2, 2, 2], "feature_size": [48, 96, 192, 384], "hidden_size": 768}},
+    variants=SEGMAMBA_VARIANTS,
     notes=lambda kwargs, keys: [
         "bundle segmamba_brats: copy the file to models/model.pt; its network_def must have the same arguments "
         f"({', '.join(f'{k}={v}' for k, v in kwargs.items())}); the original's BraTS training used out_chans=4 "

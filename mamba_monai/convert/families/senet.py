@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from monai.networks.nets.senet import SENet, SEResNeXtBottleneck
 from torch import nn
 
 from mamba_monai.convert.families.family import Family, StateDict, any_key, bundle_note, first_shape, stage_depths
+from mamba_monai.convert.renames.seresnext import convert_seresnext_state_dict
 
 __all__ = ["SENET"]
 
@@ -50,14 +52,10 @@ def _senet_infer(state: StateDict) -> dict[str, Any]:
 
 
 def _senet_build(kwargs: dict[str, Any]) -> nn.Module:
-    from monai.networks.nets.senet import SENet, SEResNeXtBottleneck
-
     return SENet(block=SEResNeXtBottleneck, dropout_prob=None, downsample_kernel_size=1, input_3x3=False, **kwargs)
 
 
 def _senet_rename(state: StateDict) -> StateDict:
-    from mamba_monai.networks.nets.senet_pretrained import convert_seresnext_state_dict
-
     kwargs = _senet_infer(state)
     with torch.device("meta"):
         network = _senet_build(kwargs)
@@ -76,7 +74,7 @@ def _senet_notes(kwargs: dict[str, Any], keys: list[str]) -> list[str]:
             "timm / torchvision layout: MONAI's SENet pools the stem like pretrainedmodels (3x3 max-pool, stride 2, "
             "ceil_mode, no padding), timm pads by 1, so outputs differ from timm's (fine-tuning absorbs it); to "
             "compute exactly as timm, build the network with mamba_monai.convert.use_timm_stem_pool(network) "
-            "(bundle: \"network\": \"$mamba_monai.convert.use_timm_stem_pool(@network_def).to(@device)\"); "
+            '(bundle: "network": "$mamba_monai.convert.use_timm_stem_pool(@network_def).to(@device)"); '
             "pretrainedmodels checkpoints give the original's outputs as they are"
         )
     fifty = {"layers": [3, 4, 6, 3], "groups": 32, "reduction": 16, "inplanes": 64}

@@ -18,6 +18,9 @@ from mamba_monai.convert.families.family import (
     stage_depths,
     tensor_shape,
 )
+from mamba_monai.convert.renames.slicemamba import convert_slicemamba_state_dict
+from mamba_monai.networks.blocks.genotype import Genotype
+from mamba_monai.networks.nets.slicemamba import SLICEMAMBA_VARIANTS, SliceMamba, SliceMambaSupernet
 
 __all__ = ["SLICEMAMBA"]
 
@@ -32,9 +35,6 @@ _NO_GENOTYPE = (
 
 
 def _slicemamba_rename(state: StateDict, genotype: Any = None) -> StateDict:
-    from mamba_monai.networks.blocks.genotype import Genotype
-    from mamba_monai.networks.nets.slicemamba import SliceMambaSupernet, convert_slicemamba_state_dict
-
     depths = stage_depths(state, _SLICEMAMBA_PREFIX + r"(?:layers\.|encoder\.)(\d+)\.(?:blocks\.)?(\d+)\.")
     depths_decoder = stage_depths(state, _SLICEMAMBA_PREFIX + r"(?:layers_up\.|decoder\.)(\d+)\.(?:blocks\.)?(\d+)\.")
     parsed = None
@@ -83,8 +83,6 @@ def _read_genotype(value: Any) -> Any:
 
 
 def _slicemamba_infer(state: StateDict) -> dict[str, Any]:
-    from mamba_monai.networks.blocks.genotype import Genotype
-
     supernet = any_key(list(state), r"^encoder\.\d+\.\d+\.\d+\.")
     block = r"^{}\.(\d+)\.(\d+)\.(?:\d+\.)?norm\.weight$"
     depths = stage_depths(state, block.format("encoder"))
@@ -108,8 +106,6 @@ def _slicemamba_infer(state: StateDict) -> dict[str, Any]:
 
 
 def _slicemamba_build(kwargs: dict[str, Any]) -> nn.Module:
-    from mamba_monai.networks.nets.slicemamba import SliceMamba, SliceMambaSupernet
-
     return SliceMamba(**kwargs) if "genotype" in kwargs else SliceMambaSupernet(**kwargs)
 
 
@@ -145,7 +141,7 @@ SLICEMAMBA = Family(
     infer=_slicemamba_infer,
     build=_slicemamba_build,
     looks_like=_slicemamba_looks_like,
-    variants={"default": {"dims": [96, 192, 384, 768], "depths": [2, 2, 9, 2], "depths_decoder": [2, 2, 2, 1]}},
+    variants=SLICEMAMBA_VARIANTS,
     notes=_slicemamba_notes,
     options=("genotype",),
 )

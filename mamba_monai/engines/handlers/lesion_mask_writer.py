@@ -81,7 +81,7 @@ class LesionMaskWriter:
     def __call__(self, engine: Engine) -> None:
         output = engine.state.output
         items = output if isinstance(output, (list, tuple)) else [output]
-        for index, item in enumerate(items):
+        for item in items:
             if not isinstance(item, Mapping) or self.prob_key not in item:
                 raise ValueError(
                     f"LesionMaskWriter: engine.state.output items must be dicts with '{self.prob_key}' (decollated "

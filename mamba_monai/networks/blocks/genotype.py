@@ -18,7 +18,7 @@ import os
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -274,7 +274,7 @@ class Genotype:
         )
 
 
-GenotypeLike = Union[Genotype, Sequence[int], Mapping[str, Any], str, os.PathLike]
+GenotypeLike = Genotype | Sequence[int] | Mapping[str, Any] | str | os.PathLike
 
 
 def _block_name(index: int, depths: tuple[int, ...], depths_decoder: tuple[int, ...]) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
-import re
-from functools import partial
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -16,6 +14,7 @@ from torch import nn
 
 from mamba_monai.networks.blocks.ss2d import SS2D
 from mamba_monai.networks.input_checks import check_image_2d
+from mamba_monai.networks.variants import VariantTable, variant_arguments
 from mamba_monai.networks.weight_init import init_vmamba_weights
 
 __all__ = [
@@ -23,17 +22,13 @@ __all__ = [
     "MedMamba",
     "MedMambaBlock",
     "channel_shuffle_last",
-    "convert_medmamba_state_dict",
-    "medmamba_b",
-    "medmamba_s",
-    "medmamba_t",
 ]
 
-# variant -> (depths, dims) of the original's medmamba_t / _s / _b
-MEDMAMBA_VARIANTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "t": ((2, 2, 4, 2), (96, 192, 384, 768)),
-    "s": ((2, 2, 8, 2), (96, 192, 384, 768)),
-    "b": ((2, 2, 12, 2), (128, 256, 512, 1024)),
+#: the original's medmamba_t / _s / _b (parameters with 6 classes: 14,457,222; 18,625,158; 39,864,838)
+MEDMAMBA_VARIANTS: VariantTable = {
+    "t": {"depths": (2, 2, 4, 2), "dims": (96, 192, 384, 768)},
+    "s": {"depths": (2, 2, 8, 2), "dims": (96, 192, 384, 768)},
+    "b": {"depths": (2, 2, 12, 2), "dims": (128, 256, 512, 1024)},
 }
 
 
@@ -108,8 +103,9 @@ class MedMamba(nn.Module):
     Differences from the original code: input sizes that are not multiples of the total stride are rejected with a
     ValueError (the original prints a warning and drops the odd row / column at each patch merging); the state-dict
     keys differ (``stages.i.j`` for ``layers.i.blocks.j``, ``downsamples.i`` for ``layers.i.downsample``, readable
-    block part names, the SSM tensors under ``ss2d.ssm``): :func:`convert_medmamba_state_dict` maps the original's
-    checkpoints onto this class, which then computes the same outputs.
+    block part names, the SSM tensors under ``ss2d.ssm``): ``mamba-monai convert --from medmamba``
+    (:func:`mamba_monai.convert.convert_medmamba_state_dict`) maps the original's checkpoints onto this class, which
+    then computes the same outputs.
 
     Initialisation as the original: linear layers truncated-normal (std 0.02) with zero bias, LayerNorms 1 / 0,
     every ``Conv2d`` weight (patch embedding, conv branch and SS2D's depthwise conv) Kaiming-normal (fan_out, ReLU)
@@ -118,7 +114,8 @@ class MedMamba(nn.Module):
     Args:
         in_channels: channels of the input image (e.g. 3 for RGB, 1 for grey-level ultrasound or CT).
         num_classes: number of classes; 0 returns the pooled features.
-        variant: "t", "s" or "b" (depths and dims of the original's three models).
+        variant: a name in :attr:`variants` (:data:`MEDMAMBA_VARIANTS`: "t", "s" or "b", the depths and dims of the
+            original's three models).
         depths: blocks per stage; overrides the variant's.
         dims: channels per stage, each twice the previous and even, or an int for the first stage's (then doubled
             per stage); overrides the variant's.
@@ -130,6 +127,9 @@ class MedMamba(nn.Module):
         block: block class, called as ``block(channels, d_state=..., drop_path=..., attn_drop=..., **block_kwargs)``.
         block_kwargs: further keyword arguments of ``block``.
     """
+
+    #: named variants (subclasses with other blocks have their own table)
+    variants: VariantTable = MEDMAMBA_VARIANTS
 
     def __init__(
         self,
@@ -148,13 +148,9 @@ class MedMamba(nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        if variant not in MEDMAMBA_VARIANTS:
-            raise ValueError(f"{name}: variant must be one of {sorted(MEDMAMBA_VARIANTS)}, got {variant!r}")
-        default_depths, default_dims = MEDMAMBA_VARIANTS[variant]
-        depths = tuple(default_depths if depths is None else depths)
-        if dims is None:
-            dims = default_dims
-        elif isinstance(dims, int):
+        sizes = variant_arguments(name, self.variants, variant, depths=depths, dims=dims)
+        depths, dims = tuple(sizes["depths"]), sizes["dims"]
+        if isinstance(dims, int):
             dims = [dims * 2**i for i in range(len(depths))]
         dims = tuple(dims)
         if len(depths) != len(dims) or not depths or min(depths) < 1:
@@ -212,45 +208,3 @@ class MedMamba(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) -> logits (B, num_classes) (pooled features (B, dims[-1]) if num_classes == 0)."""
         return self.head(self.forward_features(x).mean(dim=(1, 2)))
-
-
-def medmamba_t(num_classes: int = 1000, **kwargs: Any) -> MedMamba:
-    """MedMamba-T: depths (2, 2, 4, 2), dims 96 -> 768 (14,457,222 parameters with 6 classes)."""
-    return MedMamba(num_classes=num_classes, variant="t", **kwargs)
-
-
-def medmamba_s(num_classes: int = 1000, **kwargs: Any) -> MedMamba:
-    """MedMamba-S: depths (2, 2, 8, 2), dims 96 -> 768 (18,625,158 parameters with 6 classes)."""
-    return MedMamba(num_classes=num_classes, variant="s", **kwargs)
-
-
-def medmamba_b(num_classes: int = 1000, **kwargs: Any) -> MedMamba:
-    """MedMamba-B: depths (2, 2, 12, 2), dims 128 -> 1024 (39,864,838 parameters with 6 classes)."""
-    return MedMamba(num_classes=num_classes, variant="b", **kwargs)
-
-
-# (pattern in the original's state-dict keys, replacement here), applied in order
-_ORIGINAL_KEY_RULES: tuple[tuple[str, str], ...] = (
-    (r"^layers\.(\d+)\.downsample\.", r"downsamples.\1."),
-    (r"^layers\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."),
-    (r"\.ln_1\.", ".norm."),
-    (r"\.self_attention\.(x_proj_weight|dt_projs_weight|dt_projs_bias|A_logs|Ds)$", r".ss2d.ssm.\1"),
-    (r"\.self_attention\.", ".ss2d."),
-    (r"\.conv33conv33conv11\.", ".conv_branch."),
-    (r"\.finalconv11\.", ".final_conv."),
-    (r"\.se\.fc\.", ".se.excitation."),
-)
-
-
-def convert_medmamba_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename the keys of a checkpoint of the original MedMamba / MedMambaSE ``VSSM`` to this package's
-    :class:`MedMamba` / ``MedMambaSE`` keys (e.g. ``layers.0.blocks.1.self_attention.A_logs`` ->
-    ``stages.0.1.ss2d.ssm.A_logs``); keys already in this package's form are kept. Load the result with
-    ``load_state_dict``, which reports anything left over."""
-    converted = {}
-    for key, value in state_dict.items():
-        new_key = key[len("module.") :] if key.startswith("module.") else key  # DataParallel checkpoints
-        for pattern, replacement in _ORIGINAL_KEY_RULES:
-            new_key = re.sub(pattern, replacement, new_key)
-        converted[new_key] = value
-    return converted

@@ -1,10 +1,9 @@
-"""Microscopic-Mamba: a hybrid conv / state-space classifier for microscopy images (Zou et al., 2024)."""
+"""MSMamba (Microscopic-Mamba): a hybrid conv / state-space classifier for microscopy images (Zou et al., 2024)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from functools import partial
-from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,20 +15,21 @@ from torch import nn
 from mamba_monai.networks.blocks.mifa import MIFA
 from mamba_monai.networks.blocks.parallel_vssm import ParallelVSSM
 from mamba_monai.networks.input_checks import check_image_2d
+from mamba_monai.networks.variants import VariantTable, variant_arguments
 from mamba_monai.networks.weight_init import init_vmamba_weights
 
-__all__ = ["MicroscopicMamba", "MicroscopicMambaBlock", "MICROSCOPIC_MAMBA_VARIANTS", "convert_msmamba_state_dict"]
+__all__ = ["MSMAMBA_VARIANTS", "MSMamba", "MSMambaBlock"]
 
-# variant -> (depths, dims) of the original's microscopicmamba_t / _s / _b
-MICROSCOPIC_MAMBA_VARIANTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "t": ((2, 2, 4, 2), (96, 192, 384, 768)),
-    "s": ((2, 2, 8, 2), (96, 192, 384, 768)),
-    "b": ((2, 2, 12, 2), (128, 256, 512, 1024)),
+#: the original's microscopicmamba_t / _s / _b (parameters: see :class:`MSMamba`)
+MSMAMBA_VARIANTS: VariantTable = {
+    "t": {"depths": (2, 2, 4, 2), "dims": (96, 192, 384, 768)},
+    "s": {"depths": (2, 2, 8, 2), "dims": (96, 192, 384, 768)},
+    "b": {"depths": (2, 2, 12, 2), "dims": (128, 256, 512, 1024)},
 }
 
 
-class MicroscopicMambaBlock(nn.Module):
-    """One Microscopic-Mamba block (the original's ``SS_Conv_SSM``) on channel-last maps ``(B, H, W, C)``.
+class MSMambaBlock(nn.Module):
+    """One MSMamba (Microscopic-Mamba) block (the original's ``SS_Conv_SSM``) on channel-last maps ``(B, H, W, C)``.
 
     The channels are split in halves. The first half goes through the conv branch (BatchNorm; 3x3 depthwise conv,
     BN, ReLU; 3x3 grouped conv doubling the channels, BN, ReLU; 1x1 conv back, BN, ReLU), the second through a
@@ -56,7 +56,7 @@ class MicroscopicMambaBlock(nn.Module):
         super().__init__()
         if channels < 32 or channels % 16:
             raise ValueError(
-                f"MicroscopicMambaBlock: channels must be a multiple of 16 and at least 32 (halves in 4 groups, "
+                f"MSMambaBlock: channels must be a multiple of 16 and at least 32 (halves in 4 groups, "
                 f"mixer width C / 8 even with a selected quarter), got {channels}"
             )
         self.channels = channels
@@ -81,7 +81,7 @@ class MicroscopicMambaBlock(nn.Module):
         """(B, H, W, C) -> (B, H, W, C)."""
         if x.dim() != 4 or x.shape[-1] != self.channels:
             raise ValueError(
-                f"MicroscopicMambaBlock expects channel-last input (B, H, W, {self.channels}), got {tuple(x.shape)}"
+                f"MSMambaBlock expects channel-last input (B, H, W, {self.channels}), got {tuple(x.shape)}"
             )
         local, global_ = x.chunk(2, dim=-1)
         global_ = self.drop_path(self.pvm(global_)).permute(0, 3, 1, 2)
@@ -90,11 +90,11 @@ class MicroscopicMambaBlock(nn.Module):
         return self.mifa(local, global_).permute(0, 2, 3, 1)
 
 
-class MicroscopicMamba(nn.Module):
-    """Microscopic-Mamba classifier (Zou et al., "Microscopic-Mamba: Revealing the Secrets of Microscopic Images with
-    Just 4M Parameters", 2024; https://github.com/zs1314/Microscopic-Mamba).
+class MSMamba(nn.Module):
+    """MSMamba, the Microscopic-Mamba classifier (Zou et al., "Microscopic-Mamba: Revealing the Secrets of
+    Microscopic Images with Just 4M Parameters", 2024; https://github.com/zs1314/Microscopic-Mamba).
 
-    Stem: two stride-2 3x3 Conv-BN (GELU between). Four stages of :class:`MicroscopicMambaBlock` (conv branch,
+    Stem: two stride-2 3x3 Conv-BN (GELU between). Four stages of :class:`MSMambaBlock` (conv branch,
     parallel-VSSM branch with PSFFN in SS2D, MIFA fusion with channel attention), MONAI's ``PatchMergingV2`` between
     stages (the dims double), global average pooling and a linear head. Total stride 32: input height and width must
     be multiples of 32 (e.g. 224 x 224, 64 x 96); they need not be equal.
@@ -122,7 +122,8 @@ class MicroscopicMamba(nn.Module):
     Args:
         in_channels: channels of the input image (e.g. 3 for RGB, 1 for grey-level microscopy).
         num_classes: number of classes; 0 returns the pooled features.
-        variant: "t", "s" or "b" (depths and dims of the original's three models).
+        variant: a name in :data:`MSMAMBA_VARIANTS` ("t", "s" or "b": depths and dims of the original's three
+            models).
         depths: blocks per stage; overrides the variant's.
         dims: channels per stage, each twice the previous, multiples of 16, at least 32; overrides the variant's.
         d_state: SSM state size.
@@ -146,24 +147,19 @@ class MicroscopicMamba(nn.Module):
         psffn_transpose_hw: bool = False,
     ) -> None:
         super().__init__()
-        if variant not in MICROSCOPIC_MAMBA_VARIANTS:
-            raise ValueError(
-                f"MicroscopicMamba: variant must be one of {sorted(MICROSCOPIC_MAMBA_VARIANTS)}, got {variant!r}"
-            )
-        default_depths, default_dims = MICROSCOPIC_MAMBA_VARIANTS[variant]
-        depths = tuple(default_depths if depths is None else depths)
-        dims = tuple(default_dims if dims is None else dims)
+        sizes = variant_arguments("MSMamba", MSMAMBA_VARIANTS, variant, depths=depths, dims=dims)
+        depths, dims = tuple(sizes["depths"]), tuple(sizes["dims"])
         if len(depths) != len(dims) or not depths or min(depths) < 1:
             raise ValueError(
-                f"MicroscopicMamba: depths and dims need one positive entry per stage, got depths={depths}, dims={dims}"
+                f"MSMamba: depths and dims need one positive entry per stage, got depths={depths}, dims={dims}"
             )
         if any(d < 32 or d % 16 for d in dims) or any(b != 2 * a for a, b in zip(dims, dims[1:])):
             raise ValueError(
-                f"MicroscopicMamba: dims must be multiples of 16, at least 32, each twice the previous "
+                f"MSMamba: dims must be multiples of 16, at least 32, each twice the previous "
                 f"(patch merging doubles the channels), got {dims}"
             )
         if in_channels < 1:
-            raise ValueError(f"MicroscopicMamba: in_channels must be >= 1, got {in_channels}")
+            raise ValueError(f"MSMamba: in_channels must be >= 1, got {in_channels}")
         self.in_channels, self.num_classes = in_channels, num_classes
         self.depths, self.dims = depths, dims
         self.psffn_transpose_hw = psffn_transpose_hw
@@ -171,11 +167,25 @@ class MicroscopicMamba(nn.Module):
 
         self.stem = nn.Sequential(
             Convolution(
-                2, in_channels, dims[0] // 2, strides=2, kernel_size=3, act="gelu", norm="batch", bias=False,
+                2,
+                in_channels,
+                dims[0] // 2,
+                strides=2,
+                kernel_size=3,
+                act="gelu",
+                norm="batch",
+                bias=False,
                 adn_ordering="NA",
             ),
             Convolution(
-                2, dims[0] // 2, dims[0], strides=2, kernel_size=3, act=None, norm="batch", bias=False,
+                2,
+                dims[0] // 2,
+                dims[0],
+                strides=2,
+                kernel_size=3,
+                act=None,
+                norm="batch",
+                bias=False,
                 adn_ordering="N",
             ),
         )
@@ -188,7 +198,7 @@ class MicroscopicMamba(nn.Module):
             self.stages.append(
                 nn.Sequential(
                     *(
-                        MicroscopicMambaBlock(
+                        MSMambaBlock(
                             dim, d_state, rates[first + j], attn_drop_rate, psffn_transpose_hw=psffn_transpose_hw
                         )
                         for j in range(depth)
@@ -203,10 +213,10 @@ class MicroscopicMamba(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless ``x`` is ``(B, in_channels, H, W)`` with H, W multiples of ``size_divisor``."""
         why = f"stem stride 4 and {len(self.dims) - 1} patch mergings"
-        check_image_2d("MicroscopicMamba", x, self.in_channels, self.size_divisor, why)
+        check_image_2d("MSMamba", x, self.in_channels, self.size_divisor, why)
         if self.psffn_transpose_hw and x.shape[2] != x.shape[3] and not torch.jit.is_tracing():
             raise ValueError(
-                f"MicroscopicMamba: psffn_transpose_hw=True reproduces the original's H/W swap and needs square "
+                f"MSMamba: psffn_transpose_hw=True reproduces the original's H/W swap and needs square "
                 f"inputs, got (H, W) = ({x.shape[2]}, {x.shape[3]})"
             )
 
@@ -223,75 +233,3 @@ class MicroscopicMamba(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) -> logits (B, num_classes) (pooled features (B, dims[-1]) if num_classes == 0)."""
         return self.head(self.forward_features(x).mean(dim=(1, 2)))
-
-
-# --- conversion of checkpoints of the original code (github.com/zs1314/Microscopic-Mamba, microscopicmamba.py) ---
-
-# layers the original builds but never calls in its forward: dropped on conversion
-_MSMAMBA_UNUSED_KEY = re.compile(r"\.pvm_layer\.(proj|mamba\.out_proj)\.(weight|bias)$")
-
-# renames, applied in order to each key (after "module." is stripped)
-_MSMAMBA_KEY_RULES: tuple[tuple[str, str], ...] = (
-    (r"^patch_embed\.0\.c\.", "stem.0.conv."),
-    (r"^patch_embed\.0\.bn\.", "stem.0.adn.N."),
-    (r"^patch_embed\.2\.c\.", "stem.1.conv."),
-    (r"^patch_embed\.2\.bn\.", "stem.1.adn.N."),
-    (r"^layers\.(\d+)\.downsample\.", r"downsamples.\1."),
-    (r"^layers\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."),
-    (r"\.MIFA\.DWConv\.", ".mifa.dw_conv."),
-    (r"\.MIFA\.attention\.", ".mifa.attention."),
-    # Conv_branch = Sequential(BN, conv, BN, ReLU, conv, BN, ReLU, conv, BN, ReLU) -> BN + 3 conv-BN-ReLU units
-    (r"\.Conv_branch\.1\.", ".conv_branch.1.conv."),
-    (r"\.Conv_branch\.2\.", ".conv_branch.1.adn.N."),
-    (r"\.Conv_branch\.4\.", ".conv_branch.2.conv."),
-    (r"\.Conv_branch\.5\.", ".conv_branch.2.adn.N."),
-    (r"\.Conv_branch\.7\.", ".conv_branch.3.conv."),
-    (r"\.Conv_branch\.8\.", ".conv_branch.3.adn.N."),
-    (r"\.Conv_branch\.0\.", ".conv_branch.0."),
-    (r"\.pvm_layer\.", ".pvm."),
-    (r"\.pvm\.mamba\.(x_proj_weight|dt_projs_weight|dt_projs_bias|A_logs|Ds)$", r".pvm.mamba.ssm.\1"),
-    (r"\.pvm\.mamba\.PSFFN\.", ".pvm.mamba.out_proj."),
-)
-
-
-def convert_msmamba_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Convert a state dict of the original Microscopic-Mamba ``VSSM`` (github.com/zs1314/Microscopic-Mamba,
-    ``microscopicmamba.py``) to the keys of :class:`MicroscopicMamba`.
-
-    Mapping (a leading ``module.`` is stripped first):
-
-    - stem ``patch_embed.0.c`` / ``.0.bn`` / ``.2.c`` / ``.2.bn`` -> ``stem.0.conv`` / ``stem.0.adn.N`` /
-      ``stem.1.conv`` / ``stem.1.adn.N``;
-    - ``layers.i.blocks.j`` -> ``stages.i.j``; ``layers.i.downsample`` -> ``downsamples.i`` (same concatenation
-      order of the 2x2 neighbours as MONAI's ``PatchMergingV2``, so its ``norm`` / ``reduction`` map as they are);
-    - in a block: ``MIFA.DWConv`` -> ``mifa.dw_conv``, ``MIFA.attention`` -> ``mifa.attention``;
-      ``Conv_branch.0`` -> ``conv_branch.0``, ``Conv_branch.{1,2}`` / ``{4,5}`` / ``{7,8}`` (conv, BN) ->
-      ``conv_branch.{1,2,3}.{conv,adn.N}``; ``pvm_layer`` -> ``pvm``; the SS2D's ``x_proj_weight``,
-      ``dt_projs_weight``, ``dt_projs_bias``, ``A_logs``, ``Ds`` -> ``pvm.mamba.ssm.*`` (same stacked layout and
-      direction order); its ``PSFFN`` -> ``pvm.mamba.out_proj``;
-    - dropped: ``pvm_layer.proj.*`` and ``pvm_layer.mamba.out_proj.*``, built by the original but never used in
-      its forward;
-    - ``head`` and keys already in this package's form are kept, so converting twice is harmless.
-
-    The original's PSFFN transposes H and W of its output (square maps only). To reproduce the original's outputs
-    with converted weights, build the network with ``psffn_transpose_hw=True`` (and feed square inputs);
-    with ``psffn_transpose_hw=False`` the converted weights are a starting point for fine-tuning, not the same
-    function.
-
-    Args:
-        state_dict: the original model's ``state_dict()`` (tensors by key).
-
-    Returns:
-        A new state dict for ``MicroscopicMamba(...).load_state_dict(..., strict=True)``; build the network with
-        the original's ``depths``, ``dims``, ``num_classes``, ``d_state`` and ``in_channels=3``. Loading reports
-        missing, unexpected or mis-shaped keys (e.g. a checkpoint of another variant).
-    """
-    converted = {}
-    for key, value in state_dict.items():
-        key = key[len("module.") :] if key.startswith("module.") else key  # DataParallel / DDP checkpoints
-        if _MSMAMBA_UNUSED_KEY.search(key):
-            continue
-        for pattern, replacement in _MSMAMBA_KEY_RULES:
-            key = re.sub(pattern, replacement, key)
-        converted[key] = value
-    return converted

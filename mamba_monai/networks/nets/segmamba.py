@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrUpBlock
@@ -11,8 +10,14 @@ from torch import nn
 
 from mamba_monai.networks.blocks.gsc import GSC
 from mamba_monai.networks.blocks.mamba_layer import MambaLayer
+from mamba_monai.networks.variants import VariantTable, variant_arguments
 
-__all__ = ["SegMamba", "SegMambaEncoder", "convert_segmamba_state_dict"]
+__all__ = ["SEGMAMBA_VARIANTS", "SegMamba", "SegMambaEncoder"]
+
+#: the original's one model (about 67.42 M parameters with 4 inputs and 3 outputs)
+SEGMAMBA_VARIANTS: VariantTable = {
+    "default": {"depths": (2, 2, 2, 2), "feature_size": (48, 96, 192, 384), "hidden_size": 768},
+}
 
 NUM_STAGES = 4
 DOWNSAMPLING_FACTOR = 16  # stem stride 2, then three stride-2 downsamplings
@@ -120,7 +125,8 @@ class SegMamba(nn.Module):
       original only the forward branch does, the reverse and inter-slice ``dt_proj`` keep ``nn.Linear``'s default.
     - Parameter layout of the mixer: the three directions' depthwise conv1d are one grouped conv1d and their
       ``x_proj`` / ``dt_proj`` / ``A_log`` / ``D`` are stacked per direction (``MultiDirectionSSM``); same shapes
-      and counts as the original, different state-dict keys (original checkpoints need a key conversion).
+      and counts as the original, different state-dict keys (original checkpoints need a key conversion:
+      ``mamba-monai convert --from segmamba``, :func:`mamba_monai.convert.convert_segmamba_state_dict`).
     - The mixer always runs all three directions; the original's non-fused path (``use_fast_path=False`` or
       inference with a cache) silently ran the forward direction only.
     - Defaults ``in_channels=4`` (the BraTS modalities) and ``out_channels=3`` (the overlapping BraTS regions TC,
@@ -134,9 +140,9 @@ class SegMamba(nn.Module):
     Args:
         in_channels: input channels (image modalities).
         out_channels: output channels (classes or regions).
-        depths: Mamba layers per encoder stage (4 stages).
-        feature_size: channels per encoder stage (4 stages); the decoder mirrors them.
-        hidden_size: channels of the bottleneck block ``encoder5``.
+        depths: Mamba layers per encoder stage (4 stages); overrides the variant's.
+        feature_size: channels per encoder stage (4 stages), the decoder mirrors them; overrides the variant's.
+        hidden_size: channels of the bottleneck block ``encoder5``; overrides the variant's.
         norm_name: norm of the UNETR encoder/decoder blocks (the Mamba encoder always uses instance norm, as the
             original).
         res_block: residual UNETR blocks.
@@ -145,15 +151,16 @@ class SegMamba(nn.Module):
         d_conv: causal conv1d kernel size of the Mamba layers.
         expand: inner width factor of the Mamba layers.
         deep_supervision: in training mode, also return auxiliary lower-resolution outputs (see above).
+        variant: a name in :data:`SEGMAMBA_VARIANTS` ("default": the original's sizes).
     """
 
     def __init__(
         self,
         in_channels: int = 4,
         out_channels: int = 3,
-        depths: Sequence[int] = (2, 2, 2, 2),
-        feature_size: Sequence[int] = (48, 96, 192, 384),
-        hidden_size: int = 768,
+        depths: Sequence[int] | None = None,
+        feature_size: Sequence[int] | None = None,
+        hidden_size: int | None = None,
         norm_name: tuple | str = "instance",
         res_block: bool = True,
         spatial_dims: int = 3,
@@ -161,8 +168,13 @@ class SegMamba(nn.Module):
         d_conv: int = 4,
         expand: float = 2,
         deep_supervision: bool = False,
+        variant: str = "default",
     ) -> None:
         super().__init__()
+        sizes = variant_arguments(
+            "SegMamba", SEGMAMBA_VARIANTS, variant, depths=depths, feature_size=feature_size, hidden_size=hidden_size
+        )
+        depths, feature_size, hidden_size = sizes["depths"], sizes["feature_size"], sizes["hidden_size"]
         if spatial_dims != 3:
             raise ValueError(f"SegMamba: only spatial_dims=3 is supported, got spatial_dims={spatial_dims!r}")
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("hidden_size", hidden_size)):
@@ -170,7 +182,7 @@ class SegMamba(nn.Module):
                 raise ValueError(f"SegMamba: {name} must be a positive integer, got {value!r}")
         fs = tuple(feature_size)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.feature_size, self.hidden_size = fs, hidden_size
+        self.depths, self.feature_size, self.hidden_size = tuple(depths), fs, hidden_size
         self.deep_supervision = deep_supervision
         self.mamba_encoder = SegMambaEncoder(in_channels, depths, fs, d_state=d_state, d_conv=d_conv, expand=expand)
 
@@ -239,122 +251,3 @@ class SegMamba(nn.Module):
         if self.deep_supervision_heads is None or not self.training:
             return logits
         return [logits] + [head(f) for head, f in zip(self.deep_supervision_heads, (dec1, dec2, dec3))]
-
-
-# --- conversion of checkpoints of the original code (github.com/ge-xing/SegMamba, model_segmamba/segmamba.py) ---
-
-# renames outside the Mamba mixers, applied in order to each key (after "module." is stripped)
-_SEGMAMBA_KEY_RULES: tuple[tuple[str, str], ...] = (
-    (r"^vit\.", "mamba_encoder."),
-    (r"^mamba_encoder\.downsample_layers\.0\.0\.", "mamba_encoder.downsample_layers.0."),  # stem: Sequential(conv)
-    (r"^(mamba_encoder\.gscs\.\d+)\.proj\.", r"\1.main.0.conv."),
-    (r"^(mamba_encoder\.gscs\.\d+)\.proj2\.", r"\1.main.1.conv."),
-    (r"^(mamba_encoder\.gscs\.\d+)\.proj3\.", r"\1.side.conv."),
-    (r"^(mamba_encoder\.gscs\.\d+)\.proj4\.", r"\1.fuse.conv."),
-    (r"^(mamba_encoder\.mlps\.\d+)\.fc1\.", r"\1.0."),
-    (r"^(mamba_encoder\.mlps\.\d+)\.fc2\.", r"\1.2."),
-)
-
-# a parameter of the original's modified ``Mamba(bimamba_type="v3")``: "<prefix>.mamba.<name>"
-_V3_MAMBA_KEY = re.compile(
-    r"^(?P<prefix>.*)\.mamba\.(?P<name>in_proj\.(weight|bias)|out_proj\.(weight|bias)|conv1d(_b|_s)?\.(weight|bias)"
-    r"|x_proj(_b|_s)?\.weight|dt_proj(_b|_s)?\.(weight|bias)|A(_b|_s)?_log|D(_b|_s)?)$"
-)
-
-# this package's stacked tensor <- the original's per-direction tensors, directions in the order of
-# TriOrientedScan3D (forward, reverse "_b", inter-slice "_s"); "stack" adds a direction axis, "cat" concatenates
-# along the (folded direction x channel) axis
-_V3_DIRECTION_TENSORS: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
-    ("conv1d.weight", "cat", ("conv1d.weight", "conv1d_b.weight", "conv1d_s.weight")),
-    ("conv1d.bias", "cat", ("conv1d.bias", "conv1d_b.bias", "conv1d_s.bias")),
-    ("ssm.x_proj_weight", "stack", ("x_proj.weight", "x_proj_b.weight", "x_proj_s.weight")),
-    ("ssm.dt_projs_weight", "stack", ("dt_proj.weight", "dt_proj_b.weight", "dt_proj_s.weight")),
-    ("ssm.dt_projs_bias", "stack", ("dt_proj.bias", "dt_proj_b.bias", "dt_proj_s.bias")),
-    ("ssm.A_logs", "cat", ("A_log", "A_b_log", "A_s_log")),
-    ("ssm.Ds", "cat", ("D", "D_b", "D_s")),
-)
-
-
-def _convert_v3_mamba(prefix: str, params: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
-    """The original's ``<prefix>.mamba.*`` tensors (names without the prefix) -> ``<prefix>.mixer.*`` of
-    :class:`~mamba_monai.networks.blocks.mamba3d.Mamba3DMixer`; ``source`` is the prefix as the checkpoint spells it
-    (for error messages)."""
-    converted = {}
-    for name in ("in_proj.weight", "in_proj.bias", "out_proj.weight", "out_proj.bias"):
-        if name in params:
-            converted[f"{prefix}.mixer.{name}"] = params[name]
-    for target, how, sources in _V3_DIRECTION_TENSORS:
-        present = [s for s in sources if s in params]
-        if not present and target == "conv1d.bias":
-            continue  # built with conv_bias=False
-        if len(present) != len(sources):
-            missing = ", ".join(f"{source}.mamba.{s}" for s in sources if s not in params)
-            raise ValueError(
-                f"convert_segmamba_state_dict: the tri-oriented Mamba at {source!r} needs the forward, reverse "
-                f"('_b') and inter-slice ('_s') tensors of each parameter (SegMamba's bimamba_type='v3'); "
-                f"missing: {missing}"
-            )
-        shapes = [tuple(params[s].shape) for s in sources]
-        if len(set(shapes)) != 1:
-            listed = ", ".join(f"{s} {shape}" for s, shape in zip(sources, shapes))
-            raise ValueError(
-                f"convert_segmamba_state_dict: the three directions of {source}.mamba must have tensors of the same "
-                f"shape, got {listed}"
-            )
-        tensors = [params[s] for s in sources]
-        converted[f"{prefix}.mixer.{target}"] = torch.stack(tensors) if how == "stack" else torch.cat(tensors)
-    return converted
-
-
-def convert_segmamba_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Convert a state dict of the original SegMamba (github.com/ge-xing/SegMamba, ``model_segmamba/segmamba.py``)
-    to the keys and layout of :class:`SegMamba`.
-
-    Mapping (a leading ``module.`` is stripped first):
-
-    - ``vit.`` -> ``mamba_encoder.``; the stem ``vit.downsample_layers.0.0.*`` -> ``...downsample_layers.0.*``;
-      GSC ``proj``, ``proj2``, ``proj3``, ``proj4`` -> ``main.0.conv``, ``main.1.conv``, ``side.conv``,
-      ``fuse.conv``; skip MLPs ``mlps.i.fc1`` / ``fc2`` -> ``mlps.i.0`` / ``mlps.i.2``.
-    - Each ``stages.i.j.mamba.*`` (the original's modified ``Mamba(bimamba_type="v3")``) -> ``stages.i.j.mixer.*``:
-      ``in_proj`` and ``out_proj`` unchanged; the per-direction tensors of the forward, reverse (``_b``) and
-      inter-slice (``_s``) branches are combined in that order: ``conv1d{,_b,_s}.{weight,bias}`` concatenated into
-      the grouped ``conv1d``; ``x_proj{,_b,_s}.weight`` stacked into ``ssm.x_proj_weight`` (3, R + 2N, d_inner);
-      ``dt_proj{,_b,_s}.weight`` / ``.bias`` stacked into ``ssm.dt_projs_weight`` (3, d_inner, R) /
-      ``ssm.dt_projs_bias`` (3, d_inner); ``A{,_b,_s}_log`` and ``D{,_b,_s}`` concatenated into ``ssm.A_logs``
-      (3 d_inner, N) and ``ssm.Ds`` (3 d_inner).
-    - The MONAI decoder blocks (``encoder1..5``, ``decoder1..5``, ``out``) keep their keys.
-    - Keys already in this package's form are kept, so converting twice is harmless.
-
-    The converted weights reproduce the original's outputs (to float rounding) on the inputs the original accepts:
-    its inter-slice scan uses hard-coded slice counts (64, 32, 16, 8), which equal the first spatial axis of each
-    stage only for inputs with a first axis of 128 (the BraTS crops, 128^3); this network always uses the actual
-    first axis. The original's output block hard-codes 48 input channels (``feat_size[0]`` must be 48).
-
-    Args:
-        state_dict: the original model's ``state_dict()`` (tensors by key).
-
-    Returns:
-        A new state dict for ``SegMamba(...).load_state_dict(..., strict=True)``; build the network with the
-        original's sizes: ``in_channels=in_chans``, ``out_channels=out_chans``, ``depths``,
-        ``feature_size=feat_size``, ``hidden_size``, ``norm_name``, ``res_block``. Loading reports missing,
-        unexpected or mis-shaped keys (e.g. a checkpoint of another configuration).
-
-    Raises:
-        ValueError: a Mamba layer lacks some of its three directions' tensors, or their shapes disagree.
-    """
-    converted: dict[str, torch.Tensor] = {}
-    mixers: dict[str, dict[str, torch.Tensor]] = {}
-    sources: dict[str, str] = {}  # converted mixer prefix -> prefix as in the checkpoint
-    for original_key, value in state_dict.items():
-        key = original_key[len("module.") :] if original_key.startswith("module.") else original_key  # (D)DP
-        for pattern, replacement in _SEGMAMBA_KEY_RULES:
-            key = re.sub(pattern, replacement, key)
-        match = _V3_MAMBA_KEY.match(key)
-        if match:
-            mixers.setdefault(match["prefix"], {})[match["name"]] = value
-            sources[match["prefix"]] = original_key[: -len(match["name"]) - len(".mamba.")]
-        else:
-            converted[key] = value
-    for prefix, params in mixers.items():
-        converted.update(_convert_v3_mamba(prefix, params, sources[prefix]))
-    return converted

@@ -5,7 +5,6 @@ for Medical Image Segmentation", IEEE JBHI 2025; https://github.com/fAnchao1/Sli
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,9 +18,15 @@ from mamba_monai.networks.blocks.genotype import SLICE_CHOICES, Genotype, Genoty
 from mamba_monai.networks.blocks.patch_expand import PatchExpand2D
 from mamba_monai.networks.blocks.scan_orders import SliceScan2D
 from mamba_monai.networks.blocks.ss2d import SS2D
+from mamba_monai.networks.variants import VariantTable, variant_arguments
 from mamba_monai.networks.weight_init import init_vmamba_weights
 
-__all__ = ["SliceMamba", "SliceMambaBlock", "SliceMambaSupernet", "convert_slicemamba_state_dict"]
+__all__ = ["SLICEMAMBA_VARIANTS", "SliceMamba", "SliceMambaBlock", "SliceMambaSupernet"]
+
+#: the original's one model (``SMUNet(num_classes=1)``: 35,797,993 parameters); also the supernet's sizes
+SLICEMAMBA_VARIANTS: VariantTable = {
+    "default": {"dims": (96, 192, 384, 768), "depths": (2, 2, 9, 2), "depths_decoder": (2, 2, 2, 1)},
+}
 
 PATCH_SIZE = 4  # the original's patch embedding is a 4x4 conv with stride 4, undone by a final x4 patch expanding
 
@@ -254,7 +259,7 @@ class SliceMamba(_SliceMambaUNet):
     ``in_channels=3`` a 1-channel image is repeated to 3 channels, as the original does.
 
     35,797,993 parameters at the defaults, as the original's ``SMUNet(num_classes=1)`` (published: 35.80 M). With
-    weights converted by :func:`convert_slicemamba_state_dict`, outputs on square inputs equal the original's up to
+    weights converted by ``mamba-monai convert --from slicemamba``, outputs on square inputs equal the original's up to
     float32 rounding.
 
     Differences from the original code: non-square inputs work (the original's slice restore is only right for
@@ -269,13 +274,14 @@ class SliceMamba(_SliceMambaUNet):
         genotype: strip sizes of every block: a :class:`Genotype`, a list of ``sum(depths) + sum(depths_decoder)``
             ints in 0..3, a dict ``{"genotype": [...]}`` or the path of such a JSON file. None: every block (4, 4)
             (the original's BSS default; the original itself requires an architecture from its search).
-        dims: channels per stage, each twice the previous.
-        depths: encoder blocks per stage.
-        depths_decoder: decoder blocks per stage, deepest first.
+        dims: channels per stage, each twice the previous; overrides the variant's.
+        depths: encoder blocks per stage; overrides the variant's.
+        depths_decoder: decoder blocks per stage, deepest first; overrides the variant's.
         d_state: SSM state size.
         drop_rate: dropout after the patch embedding.
         attn_drop_rate: dropout after each mixer's output projection.
         drop_path_rate: largest stochastic-depth rate.
+        variant: a name in :data:`SLICEMAMBA_VARIANTS` ("default": the original's sizes).
     """
 
     def __init__(
@@ -283,14 +289,19 @@ class SliceMamba(_SliceMambaUNet):
         in_channels: int = 3,
         out_channels: int = 1,
         genotype: GenotypeLike | None = None,
-        dims: Sequence[int] = (96, 192, 384, 768),
-        depths: Sequence[int] = (2, 2, 9, 2),
-        depths_decoder: Sequence[int] = (2, 2, 2, 1),
+        dims: Sequence[int] | None = None,
+        depths: Sequence[int] | None = None,
+        depths_decoder: Sequence[int] | None = None,
         d_state: int = 16,
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.2,
+        variant: str = "default",
     ) -> None:
+        sizes = variant_arguments(
+            type(self).__name__, SLICEMAMBA_VARIANTS, variant, dims=dims, depths=depths, depths_decoder=depths_decoder
+        )
+        dims, depths, depths_decoder = sizes["dims"], sizes["depths"], sizes["depths_decoder"]
         if genotype is None:
             genotype = Genotype.uniform(3, depths, depths_decoder)
         self._initial_genotype = Genotype.parse(genotype, depths, depths_decoder)
@@ -363,13 +374,14 @@ class SliceMambaSupernet(_SliceMambaUNet):
         in_channels: input image channels.
         out_channels: output channels (logits).
         genotype: initial path (optional; see :class:`SliceMamba`).
-        dims: channels per stage, each twice the previous.
-        depths: encoder blocks per stage.
-        depths_decoder: decoder blocks per stage, deepest first.
+        dims: channels per stage, each twice the previous; overrides the variant's.
+        depths: encoder blocks per stage; overrides the variant's.
+        depths_decoder: decoder blocks per stage, deepest first; overrides the variant's.
         d_state: SSM state size.
         drop_rate: dropout after the patch embedding.
         attn_drop_rate: dropout after each mixer's output projection.
         drop_path_rate: largest stochastic-depth rate.
+        variant: a name in :data:`SLICEMAMBA_VARIANTS` ("default": the original's sizes).
     """
 
     def __init__(
@@ -377,14 +389,19 @@ class SliceMambaSupernet(_SliceMambaUNet):
         in_channels: int = 3,
         out_channels: int = 1,
         genotype: GenotypeLike | None = None,
-        dims: Sequence[int] = (96, 192, 384, 768),
-        depths: Sequence[int] = (2, 2, 9, 2),
-        depths_decoder: Sequence[int] = (2, 2, 2, 1),
+        dims: Sequence[int] | None = None,
+        depths: Sequence[int] | None = None,
+        depths_decoder: Sequence[int] | None = None,
         d_state: int = 16,
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.2,
+        variant: str = "default",
     ) -> None:
+        sizes = variant_arguments(
+            type(self).__name__, SLICEMAMBA_VARIANTS, variant, dims=dims, depths=depths, depths_decoder=depths_decoder
+        )
+        dims, depths, depths_decoder = sizes["dims"], sizes["depths"], sizes["depths_decoder"]
         super().__init__(
             in_channels, out_channels, dims, depths, depths_decoder, d_state, drop_rate, attn_drop_rate, drop_path_rate
         )
@@ -462,64 +479,3 @@ class SliceMambaSupernet(_SliceMambaUNet):
             net = SliceMamba(genotype=state["_extra_state"], **self._config)
         net.load_state_dict(state, assign=True)
         return net.train(self.training)
-
-
-_SSM_TENSORS = ("x_proj_weight", "dt_projs_weight", "dt_projs_bias", "A_logs", "Ds")
-
-
-def convert_slicemamba_state_dict(
-    state_dict: Mapping[str, torch.Tensor], genotype: GenotypeLike | None = None
-) -> dict[str, Any]:
-    """Map a checkpoint of the original code (fAnchao1/SliceMamba ``VSSM`` / ``SMUNet``) onto this module's keys.
-
-    Both layouts are recognised: the supernet's (``layers.{s}.blocks.{j}.{choice}.…``, for
-    :class:`SliceMambaSupernet`) and the retrained network's (``layers.{s}.blocks.{j}.…``, for :class:`SliceMamba`).
-    A leading ``module.`` (DataParallel) and ``smunet.`` (the ``SMUNet`` wrapper) are removed.
-
-    Args:
-        state_dict: the original's state dict.
-        genotype: the architecture the retrained network was built with (the original's ``arch.pkl`` tuple);
-            required for a retrained network's checkpoint, which does not record it, and stored in the result.
-            Not used for a supernet checkpoint.
-
-    Returns:
-        A state dict for ``SliceMamba(...)`` / ``SliceMambaSupernet(...)`` with the original's dims and depths.
-    """
-    out: dict[str, Any] = {}
-    supernet = None
-    for key, value in state_dict.items():
-        key = re.sub(r"^(module\.)?(smunet\.)?", "", key)
-        m = re.match(r"^(layers|layers_up)\.(\d+)\.(blocks|downsample|upsample)\.(.*)$", key)
-        if m is None:
-            if key.startswith("final_up."):
-                key = "final_expand." + key[len("final_up.") :]
-            out[key] = value
-            continue
-        part, stage, kind, rest = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-        if kind == "downsample":
-            out[f"downsamples.{stage}.{rest}"] = value
-        elif kind == "upsample":
-            out[f"upsamples.{stage - 1}.{rest}"] = value
-        else:
-            block = re.match(r"^(\d+)\.(?:(\d+)\.)?(ln_1|self_attention)\.(.*)$", rest)
-            if block is None:
-                raise ValueError(f"convert_slicemamba_state_dict: unexpected key {key!r}")
-            index, choice, module, name = block.groups()
-            is_supernet = choice is not None
-            if supernet is not None and supernet != is_supernet:
-                raise ValueError("convert_slicemamba_state_dict: mixed supernet and retrained-network keys")
-            supernet = is_supernet
-            if module == "ln_1":
-                name = f"norm.{name}"
-            else:
-                name = f"mixer.ssm.{name}" if name in _SSM_TENSORS else f"mixer.{name}"
-            position = f"{'encoder' if part == 'layers' else 'decoder'}.{stage}.{index}"
-            out[f"{position}.{choice}.{name}" if is_supernet else f"{position}.{name}"] = value
-    if supernet is False:
-        if genotype is None:
-            raise ValueError(
-                "convert_slicemamba_state_dict: a retrained SliceMamba checkpoint does not record its architecture; "
-                "pass genotype= (the original's arch.pkl tuple)"
-            )
-        out["_extra_state"] = Genotype.parse(genotype).to_dict()
-    return out

@@ -11,8 +11,12 @@ from torch import nn
 from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
 from mamba_monai.networks.blocks.ss2d import SS2D
 from mamba_monai.networks.nets.medmamba import MedMamba
+from mamba_monai.networks.variants import VariantTable
 
-__all__ = ["MedMambaSE", "MedMambaSEBlock"]
+__all__ = ["MEDMAMBASE_VARIANTS", "MedMambaSE", "MedMambaSEBlock"]
+
+#: the original's one model (``VSSM`` defaults; 14,135,814 parameters with 6 classes)
+MEDMAMBASE_VARIANTS: VariantTable = {"default": {"depths": (2, 2, 2, 2), "dims": (96, 192, 384, 768)}}
 
 
 class MedMambaSEBlock(nn.Module):
@@ -76,39 +80,45 @@ class MedMambaSE(MedMamba):
     14,135,814 parameters with 6 classes and 3 input channels (as the original's ``VSSM``).
 
     :meth:`se_weights` returns the channel weights of every block's SE layer from the last forward pass, for
-    explainability plots. :func:`~mamba_monai.networks.nets.medmamba.convert_medmamba_state_dict` maps the
-    original's checkpoints onto this class. Differences from the original code and initialisation: as
+    explainability plots. ``mamba-monai convert --from medmambase`` (:func:`mamba_monai.convert.convert_medmamba_state_dict`)
+    maps the original's checkpoints onto this class. Differences from the original code and initialisation: as
     :class:`MedMamba` (the SE linear layers are initialised truncated-normal, std 0.02, as there).
 
     Args:
         in_channels: channels of the input image (e.g. 3 for RGB, 1 for grey-level ultrasound).
         num_classes: number of classes; 0 returns the pooled features.
-        depths: blocks per stage.
-        dims: channels per stage, each twice the previous and even, or an int for the first stage's.
+        depths: blocks per stage; overrides the variant's.
+        dims: channels per stage, each twice the previous and even, or an int for the first stage's; overrides the
+            variant's.
         d_state: SSM state size.
         drop_rate: dropout after the patch embedding.
         attn_drop_rate: dropout inside the SS2D mixers.
         drop_path_rate: stochastic depth, increasing linearly from 0 to this over the blocks.
         patch_size: side of the patch embedding's square patches.
         se_reduction: reduction ratio of every SE layer.
+        variant: a name in :data:`MEDMAMBASE_VARIANTS` ("default": the original's depths and dims).
     """
+
+    variants: VariantTable = MEDMAMBASE_VARIANTS
 
     def __init__(
         self,
         in_channels: int = 3,
         num_classes: int = 1000,
-        depths: Sequence[int] = (2, 2, 2, 2),
-        dims: Sequence[int] | int = (96, 192, 384, 768),
+        depths: Sequence[int] | None = None,
+        dims: Sequence[int] | int | None = None,
         d_state: int = 16,
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.1,
         patch_size: int = 4,
         se_reduction: int = 16,
+        variant: str = "default",
     ) -> None:
         super().__init__(
             in_channels=in_channels,
             num_classes=num_classes,
+            variant=variant,
             depths=depths,
             dims=dims,
             d_state=d_state,

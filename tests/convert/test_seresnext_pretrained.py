@@ -1,7 +1,6 @@
-"""Tests of the local SE-ResNeXt weights loader (proposed: tests/networks/nets/test_senet_pretrained.py)."""
+"""The local SE-ResNeXt weights loader (load_seresnext_pretrained) and its key renaming (convert_seresnext_state_dict)."""
 
 from __future__ import annotations
-
 
 import pytest
 import timm
@@ -9,7 +8,7 @@ import torch
 from monai.networks.nets import SEResNext50
 from torch import nn
 
-from mamba_monai.networks.nets import convert_seresnext_state_dict, load_seresnext_pretrained
+from mamba_monai.convert import convert_seresnext_state_dict, load_seresnext_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +124,7 @@ def test_missing_file_says_where_to_put_it_and_where_to_get_it(tmp_path):
 
 def test_other_architecture_is_rejected_with_the_keys(tmp_path):
     torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), tmp_path / "r18.pth")
-    expected = r"r18.pth.*95 tensor\(s\) of the wrong shape.*parameter\(s\) of the network not found"
+    expected = r"r18.pth.*missing key\(s\): .*95 tensor\(s\) of the wrong shape: layer"
     with pytest.raises(ValueError, match=expected):
         load_seresnext_pretrained(monai_net(), tmp_path / "r18.pth")
 
