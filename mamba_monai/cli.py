@@ -14,6 +14,24 @@ from mamba_monai.zoo.cli import ZooCLI
 __all__ = ["MambaMonaiCLI", "main"]
 
 
+def scan_backend_report(device) -> tuple[str, str]:
+    """The backend a selective scan on ``device`` would use, and why / what would be faster (the fallback warning)."""
+    import warnings
+
+    from mamba_monai.ops import backends
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved, backends._warned = backends._warned, set()
+        try:
+            backend = backends.resolve_backend(device)
+        except RuntimeError as error:
+            return "none", str(error)
+        finally:
+            backends._warned = saved
+    return backend, "; ".join(str(w.message) for w in caught)
+
+
 class MambaMonaiCLI:
     """Tools of mamba-monai: environment report, kernel build, bundle demos, benchmarks, bundle zoo, MONAI Label server."""
 
@@ -43,6 +61,12 @@ class MambaMonaiCLI:
         }
         for key, value in report.items():
             print(f"{key:26s} {value}")
+        devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            devices.append("mps")
+        for device in devices:
+            backend, why = scan_backend_report(torch.device(device))
+            print(f"{'scan on ' + device:26s} {backend}" + (f" ({why})" if why else ""))
 
     def build_kernel(self, verbose: bool = False) -> None:
         """Compile the C++ selective-scan CPU kernel now (otherwise it is built on first use).

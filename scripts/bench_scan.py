@@ -4,7 +4,8 @@
 For each shape this prints, in one run:
 
 * forward and forward+backward wall time (median of ``--repeats`` calls after warm-up) of the ``compiled`` backend
-  (``selective_scan_fn`` with ``MAMBA_MONAI_SCAN_BACKEND=compiled``) and of ``selective_scan_ref``, and their ratio;
+  (``selective_scan_fn`` with ``MAMBA_MONAI_SCAN_BACKEND=compiled``), of ``selective_scan_ref``, and of the portable
+  ``chunked`` backend (``MAMBA_MONAI_SCAN_BACKEND=chunked``, the fallback on devices without a kernel), with ratios;
 * the peak extra memory (MB above the inputs) of each, measured in a fresh subprocess per case: after the inputs are
   allocated the peak RSS is reset (``echo 5 > /proc/self/clear_refs``), and the result is ``VmHWM`` after the call
   minus ``VmRSS`` before it;
@@ -41,7 +42,7 @@ import time
 from dataclasses import asdict, dataclass
 
 BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
-IMPLS = ("compiled", "reference")
+IMPLS = ("compiled", "reference", "chunked")
 MODES = ("fwd", "fwdbwd")
 MB = 1024.0 * 1024.0
 
@@ -114,8 +115,8 @@ def make_call(impl: str, mode: str, inputs: dict):
 
     from mamba_monai.ops import selective_scan_fn, selective_scan_ref
 
-    if impl == "compiled":
-        os.environ[BACKEND_ENV] = "compiled"
+    if impl in ("compiled", "chunked"):
+        os.environ[BACKEND_ENV] = impl
         fn = selective_scan_fn
     else:
         fn = selective_scan_ref
@@ -209,7 +210,7 @@ def run_worker(spec: dict) -> dict:
 def spawn_worker(spec: dict) -> dict:
     """Run :func:`run_worker` in a fresh interpreter; its last stdout line is the JSON result."""
     env = dict(os.environ)
-    env[BACKEND_ENV] = "compiled" if spec["impl"] == "compiled" else "reference"
+    env[BACKEND_ENV] = spec["impl"]
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, env=env, text=True)  # stderr (progress) passes through
     if proc.returncode != 0:
@@ -374,15 +375,20 @@ def print_table(results: dict, machine: dict) -> None:
         shape, bounds = SHAPES[name], res["bounds"]
         print()
         print(f"[{name}] {shape.description}, D={shape.dim}, N={shape.dstate}, {shape.updates / 1e6:.0f} M updates")
-        header = f"  {'':<18}{'compiled':>12}{'reference':>12}{'ref/comp':>10}{'comp mem':>12}{'ref mem':>12}"
+        header = (
+            f"  {'':<18}{'compiled':>12}{'reference':>12}{'ref/comp':>10}{'comp mem':>12}{'ref mem':>12}"
+            f"{'chunked':>12}{'ref/chunk':>10}{'chunk mem':>12}"
+        )
         print(header)
         for mode, label in (("fwd", "forward"), ("fwdbwd", "forward+backward")):
             comp, ref = case_value(res, "compiled", mode), case_value(res, "reference", mode)
             comp_mb = case_value(res, "compiled", mode, "peak_extra_mb")
             ref_mb = case_value(res, "reference", mode, "peak_extra_mb")
+            chunk, chunk_mb = case_value(res, "chunked", mode), case_value(res, "chunked", mode, "peak_extra_mb")
             print(
                 f"  {label:<18}{fmt_time(comp):>12}{fmt_time(ref):>12}{fmt_num(ratio(ref, comp), '.1f', 'x'):>10}"
                 f"{fmt_num(comp_mb, '.0f', ' MB'):>12}{fmt_num(ref_mb, '.0f', ' MB'):>12}"
+                f"{fmt_time(chunk):>12}{fmt_num(ratio(ref, chunk), '.2f', 'x'):>10}{fmt_num(chunk_mb, '.0f', ' MB'):>12}"
             )
         bound_ratio = ratio(case_value(res, "compiled", "fwd"), bounds["larger_s"])
         print(

@@ -1,7 +1,9 @@
 """Choice of selective-scan backend per call: by device and by ``MAMBA_MONAI_SCAN_BACKEND``.
 
-``auto`` (default): ``mamba_ssm`` for CUDA tensors, ``compiled`` for CPU tensors, each falling back to ``reference``
-with one warning that names what is missing. Naming a backend forces it: if it cannot run, the call raises.
+``auto`` (default): ``mamba_ssm`` for CUDA tensors, ``compiled`` for CPU tensors. Without those kernels every device
+falls back to ``chunked`` (parallel over chunks of the sequence: 2 sqrt(2 L) sequential steps instead of L), never to
+the sequential ``reference``, with one warning that names what is missing and the command that installs it. Naming a
+backend forces it: if it cannot run, the call raises.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from mamba_monai.ops.cuda import mamba_ssm_unavailable_reason
 __all__ = ["BACKEND_ENV", "BACKEND_CHOICES", "requested_backend", "resolve_backend"]
 
 BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
-BACKEND_CHOICES = ("auto", "compiled", "reference", "mamba_ssm")
+BACKEND_CHOICES = ("auto", "compiled", "reference", "chunked", "mamba_ssm")
+MAMBA_SSM_INSTALL = "MAMBA_KEEP_CUDA_BUILD=TRUE pip install --no-build-isolation mamba-ssm"
 _warned: set[str] = set()
 
 
@@ -29,23 +32,24 @@ def requested_backend() -> str:
     return value
 
 
-def _fallback(reason: str) -> str:
+def _fallback(reason: str, backend: str = "reference") -> str:
     if reason not in _warned:
         _warned.add(reason)
+        what = "pure-PyTorch 'chunked'" if backend == "chunked" else "slow pure-PyTorch 'reference'"
         warnings.warn(
-            f"mamba_monai: {reason}. Falling back to the slow pure-PyTorch 'reference' selective scan "
-            f"(set {BACKEND_ENV}=reference to silence this warning).",
+            f"mamba_monai: {reason}. Falling back to the {what} selective scan "
+            f"(set {BACKEND_ENV}={backend} to silence this warning).",
             RuntimeWarning,
             stacklevel=4,
         )
-    return "reference"
+    return backend
 
 
 def resolve_backend(device: torch.device) -> str:
-    """Name of the backend that runs a scan on ``device``: ``compiled``, ``reference`` or ``mamba_ssm``."""
+    """Name of the backend that runs a scan on ``device``: ``compiled``, ``mamba_ssm``, ``chunked`` or ``reference``."""
     requested = requested_backend()
-    if requested == "reference":
-        return "reference"
+    if requested in ("reference", "chunked"):
+        return requested
     if device.type == "cuda":
         if requested == "compiled":
             raise RuntimeError(f"{BACKEND_ENV}=compiled runs on CPU only, but the inputs are on {device}")
@@ -54,16 +58,19 @@ def resolve_backend(device: torch.device) -> str:
             return "mamba_ssm"
         if requested == "mamba_ssm":
             raise RuntimeError(f"{BACKEND_ENV}=mamba_ssm, but {reason}")
-        return _fallback(reason)
+        return _fallback(f"{reason}; for mamba-ssm's CUDA kernel: {MAMBA_SSM_INSTALL}", "chunked")
     if device.type != "cpu":
         if requested != "auto":
             raise RuntimeError(f"{BACKEND_ENV}={requested} cannot run on {device}")
-        return _fallback(f"no fast selective-scan kernel for device type '{device.type}'")
+        return _fallback(f"no selective-scan kernel for device type '{device.type}'", "chunked")
     if requested == "mamba_ssm":
-        raise RuntimeError(f"{BACKEND_ENV}=mamba_ssm needs CUDA tensors, but the inputs are on {device}")
+        raise RuntimeError(
+            f"{BACKEND_ENV}=mamba_ssm needs CUDA tensors, but the inputs are on {device}: unset {BACKEND_ENV} (or set "
+            "it to auto) to use the compiled CPU kernel"
+        )
     reason = kernel_unavailable_reason()
     if reason is None:
         return "compiled"
     if requested == "compiled":
         raise RuntimeError(f"{BACKEND_ENV}=compiled, but {reason}")
-    return _fallback(reason)
+    return _fallback(f"{reason}; the compiled kernel needs a C++ compiler (g++ or clang) and ninja", "chunked")

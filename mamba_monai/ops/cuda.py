@@ -28,7 +28,8 @@ def load_mamba_ssm_kernel() -> ModuleType:
             except Exception as exc:  # ImportError, or an undefined-symbol OSError from a mismatched build
                 _state["error"] = (
                     "mamba-ssm's CUDA kernel (module selective_scan_cuda) could not be imported "
-                    f"({type(exc).__name__}: {exc}); install it with: pip install 'mamba-monai[cuda]'"
+                    f"({type(exc).__name__}: {exc}); since mamba-ssm 2.3 its kernel is built only with: "
+                    "MAMBA_KEEP_CUDA_BUILD=TRUE pip install --no-build-isolation mamba-ssm"
                 )
     if "module" in _state:
         return _state["module"]  # type: ignore[return-value]

@@ -6,6 +6,7 @@ import torch
 
 from mamba_monai.ops import registration  # noqa: F401 - registers torch.ops.mamba_monai.*
 from mamba_monai.ops.backends import resolve_backend
+from mamba_monai.ops.chunked import selective_scan_chunked
 from mamba_monai.ops.onnx_scan import selective_scan_scan_loop
 from mamba_monai.ops.reference import selective_scan_ref
 from mamba_monai.ops.validation import check_scan_inputs
@@ -56,7 +57,7 @@ def selective_scan_fn(
         delta_softplus: apply softplus to delta.
         return_last_state: also return the final state, (batch, dim, dstate), float32 (no gradient flows through it).
 
-    The backend (compiled C++ kernel on CPU, mamba-ssm's kernel on CUDA, or the pure-PyTorch reference) is chosen per
+    The backend (compiled C++ kernel on CPU, mamba-ssm's kernel on CUDA, the pure-PyTorch chunked scan or reference) is chosen per
     call; ``MAMBA_MONAI_SCAN_BACKEND`` forces one. fp16/bf16 inputs are accumulated in fp32.
 
     Raises:
@@ -70,6 +71,8 @@ def selective_scan_fn(
     backend = resolve_backend(u.device)
     if backend == "reference":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if backend == "chunked":
+        return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if B.dim() == 3:
         B, C = B.unsqueeze(1), C.unsqueeze(1)
     out, last_state, _, _ = torch.ops.mamba_monai.selective_scan_fwd(

@@ -50,8 +50,8 @@ def test_missing_compiler_falls_back_once_with_warning(backend, monkeypatch):
         out = selective_scan_fn(**t, delta_softplus=True)
         selective_scan_fn(**t, delta_softplus=True)
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-    assert len(messages) == 1 and "no C++ compiler found" in messages[0] and "reference" in messages[0]
-    assert torch.equal(out, selective_scan_ref(**t, delta_softplus=True))
+    assert len(messages) == 1 and "no C++ compiler found" in messages[0] and "'chunked'" in messages[0]
+    torch.testing.assert_close(out, selective_scan_ref(**t, delta_softplus=True), rtol=1e-4, atol=1e-5)
 
 
 def test_compiled_forced_without_compiler_raises(backend, monkeypatch):
@@ -65,8 +65,8 @@ def test_cuda_without_mamba_ssm_falls_back(backend, monkeypatch):
     backend("auto")
     monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: "mamba-ssm is not installed")
     monkeypatch.setattr(backends, "_warned", set())
-    with pytest.warns(RuntimeWarning, match="mamba-ssm is not installed"):
-        assert backends.resolve_backend(torch.device("cuda")) == "reference"
+    with pytest.warns(RuntimeWarning, match="mamba-ssm is not installed.*MAMBA_KEEP_CUDA_BUILD=TRUE pip install"):
+        assert backends.resolve_backend(torch.device("cuda")) == "chunked"
     backend("mamba_ssm")
     with pytest.raises(RuntimeError, match="mamba-ssm is not installed"):
         backends.resolve_backend(torch.device("cuda"))
@@ -102,3 +102,33 @@ def with_(t, **changes):
 def test_bad_input_names_argument_and_shape(change, message):
     with pytest.raises(ValueError, match=message):
         selective_scan_fn(**change(small()))
+
+
+def test_other_devices_fall_back_to_chunked_not_reference(backend, monkeypatch):
+    backend("auto")
+    monkeypatch.setattr(backends, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="no selective-scan kernel for device type 'mps'.*'chunked'"):
+        assert backends.resolve_backend(torch.device("mps")) == "chunked"
+
+
+def test_chunked_can_be_forced_on_cpu(backend):
+    backend("chunked")
+    t = small()
+    out = selective_scan_fn(**t, delta_softplus=True)
+    torch.testing.assert_close(out, selective_scan_ref(**t, delta_softplus=True), rtol=1e-4, atol=1e-5)
+
+
+def test_mamba_ssm_forced_on_cpu_suggests_the_fix(backend):
+    backend("mamba_ssm")
+    with pytest.raises(RuntimeError, match="unset MAMBA_MONAI_SCAN_BACKEND"):
+        selective_scan_fn(**small())
+
+
+def test_info_report_names_backend_reason_and_fix(backend, monkeypatch):
+    from mamba_monai.cli import scan_backend_report
+
+    backend("auto")
+    monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: "mamba-ssm is not installed")
+    name, why = scan_backend_report(torch.device("cuda"))
+    assert name == "chunked" and "mamba-ssm is not installed" in why and "MAMBA_KEEP_CUDA_BUILD=TRUE" in why
+    assert scan_backend_report(torch.device("cpu")) == ("compiled", "")
