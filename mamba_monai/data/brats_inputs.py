@@ -10,6 +10,7 @@ import re
 
 from mamba_monai.data.brats import find_brats_cases, make_brats_datalist
 from mamba_monai.data.synthetic.brats import write_synthetic_brats
+from mamba_monai.utils.options import as_bool
 
 __all__ = ["brats_inference_inputs", "brats_output_name", "ensure_brats_datalist"]
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 def ensure_brats_datalist(
     dataset_dir: str | os.PathLike,
     datalist_path: str | os.PathLike,
-    synthetic_if_empty: bool = True,
+    synthetic_if_empty: bool = False,
     n_cases: int = 12,
     shape: tuple[int, int, int] = (96, 96, 64),
     val_fraction: float = 0.2,
@@ -45,6 +46,7 @@ def ensure_brats_datalist(
         seed: seed of the synthetic data and of the split.
         naming: file naming of the synthetic cases ("2021" or "2023").
     """
+    synthetic_if_empty = as_bool(synthetic_if_empty, "synthetic_if_empty")
     datalist_path = Path(datalist_path)
     if datalist_path.is_file():
         return str(datalist_path)

@@ -40,6 +40,7 @@ from mamba_monai.data.image_io import is_image_file, read_image_2d_info
 from mamba_monai.data.splits import split_indices
 from mamba_monai.utils.atomic_files import write_json_atomically
 from mamba_monai.utils.listing import listing
+from mamba_monai.utils.options import as_optional
 
 __all__ = [
     "CLASSIFICATION_SPLITS",
@@ -204,6 +205,10 @@ def ensure_classification_datalist(
     Raises:
         ValueError: unknown ``synthetic`` kind; no data and no ``synthetic``; any problem with the data.
     """
+    synthetic = as_optional(synthetic, "synthetic")
+    if isinstance(synthetic, str) and synthetic.strip().lower() in ("false", "0", "no", "off"):
+        synthetic = None
+    csv_file, patient_column = as_optional(csv_file, "csv_file"), as_optional(patient_column, "patient_column")
     if synthetic is not None and synthetic not in _SYNTHETIC_KINDS:
         raise ValueError(f"synthetic must be one of {_SYNTHETIC_KINDS} or None, got {synthetic!r}")
     datalist_path = Path(datalist_path)

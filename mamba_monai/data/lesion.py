@@ -33,6 +33,7 @@ from mamba_monai.data.image_io import read_image_2d, read_image_2d_info
 from mamba_monai.data.splits import split_indices
 from mamba_monai.data.synthetic.dermoscopy import write_synthetic_dermoscopy
 from mamba_monai.utils.atomic_files import write_json_atomically
+from mamba_monai.utils.options import as_bool, as_optional
 
 __all__ = ["LESION_LAYOUTS", "LESION_SPLITS", "ensure_lesion_datalist", "find_lesion_pairs", "make_lesion_datalist"]
 
@@ -203,7 +204,7 @@ def make_lesion_datalist(
 def ensure_lesion_datalist(
     dataset_dir: str | os.PathLike,
     datalist_path: str | os.PathLike,
-    synthetic_if_empty: bool = True,
+    synthetic_if_empty: bool = False,
     layout: str = "isic",
     image_pattern: str | None = None,
     mask_pattern: str | None = None,
@@ -231,6 +232,8 @@ def ensure_lesion_datalist(
         n_images: number of synthetic images.
         size: (H, W) of the synthetic images.
     """
+    synthetic_if_empty = as_bool(synthetic_if_empty, "synthetic_if_empty")
+    image_pattern, mask_pattern = as_optional(image_pattern, "image_pattern"), as_optional(mask_pattern, "mask_pattern")
     datalist_path = Path(datalist_path)
     if datalist_path.is_file():
         return str(datalist_path)

@@ -5,10 +5,13 @@ from mamba_monai.engines.checkpoints import latest_checkpoint
 from mamba_monai.engines.evolutionary_search import EvolutionarySearch, evolutionary_search
 from mamba_monai.engines.inferers import MirrorTTAInferer
 from mamba_monai.engines.path_sampler import RandomPathSampler
+from mamba_monai.engines.resume import SaverRecord, resume_handlers
 from mamba_monai.engines.search_plot import plot_search_progress
 from mamba_monai.engines.supernet_scorer import SupernetScorer
 
 __all__ = [
+    "SaverRecord",
+    "resume_handlers",
     "EvolutionarySearch",
     "MirrorTTAInferer",
     "RandomPathSampler",

@@ -119,7 +119,7 @@ def test_ensure_lesion_datalist(tmp_path, caplog):
     with pytest.raises(ValueError, match="no datalist at"):
         ensure_lesion_datalist(data, datalist, synthetic_if_empty=False)
     with caplog.at_level("WARNING"):
-        path = ensure_lesion_datalist(data, datalist, n_images=10, size=(64, 64), layout="kvasir")
+        path = ensure_lesion_datalist(data, datalist, synthetic_if_empty=True, n_images=10, size=(64, 64), layout="kvasir")
     assert "SYNTHETIC" in caplog.text
     written = json.loads(datalist.read_text())
     assert path == str(datalist) and sum(len(written[k]) for k in LESION_SPLITS) == 10

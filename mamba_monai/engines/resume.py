@@ -1,0 +1,76 @@
+"""Resuming training so that nothing that decides what is saved is forgotten.
+
+A bundle resumes from the newest periodic checkpoint (``checkpoint*.pt``). Besides the model, optimiser, scheduler and
+trainer, the checkpoint carries the best-model saver's record (:class:`SaverRecord`): without it, the first validation
+after a resume would replace a better ``models/model.pt`` with a worse one. The periodic saver is told about the file it
+resumed from, so that file is pruned like the others (``n_saved``) instead of being left behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from monai.handlers import CheckpointLoader, CheckpointSaver
+
+from mamba_monai.engines.checkpoints import _EPOCH, latest_checkpoint
+from mamba_monai.utils.options import as_bool
+
+__all__ = ["SaverRecord", "resume_handlers"]
+
+
+class SaverRecord:
+    """The record of a key-metric :class:`~monai.handlers.CheckpointSaver` (the best scores and their files) as an
+    object with ``state_dict`` / ``load_state_dict``, so that it can go into a training checkpoint's ``save_dict``.
+
+    Args:
+        saver: the saver that writes the best model (``save_key_metric=True``).
+    """
+
+    def __init__(self, saver: CheckpointSaver) -> None:
+        if getattr(saver, "_key_metric_checkpoint", None) is None:
+            raise ValueError("SaverRecord needs a CheckpointSaver with save_key_metric=True")
+        self.saver = saver
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.saver._key_metric_checkpoint.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.saver._key_metric_checkpoint.load_state_dict(state_dict)
+
+
+def resume_handlers(
+    resume: Any,
+    ckpt_dir: str | os.PathLike,
+    load_dict: dict,
+    device: Any = "cpu",
+    periodic_saver: CheckpointSaver | None = None,
+    prefix: str = "checkpoint",
+) -> list:
+    """The handler that resumes training, when asked to and a checkpoint exists (an empty list otherwise).
+
+    Args:
+        resume: the bundle's ``resume`` option (``true``/``false`` in any spelling users type).
+        ckpt_dir: folder of the periodic checkpoints.
+        load_dict: what to restore (the training checkpoint's ``save_dict``).
+        device: ``map_location`` for loading.
+        periodic_saver: the saver of the periodic checkpoints; told about the file resumed from so it prunes it.
+        prefix: file name prefix of the periodic checkpoints.
+    """
+    if not as_bool(resume, "resume"):
+        return []
+    path = latest_checkpoint(ckpt_dir, prefix)
+    if path is None:
+        return []
+    if periodic_saver is not None and getattr(periodic_saver, "_interval_checkpoint", None) is not None:
+        record = periodic_saver._interval_checkpoint
+        state = record.state_dict()
+        state["_saved"] = [(_epoch_of(path), Path(path).name)]
+        record.load_state_dict(state)
+    return [CheckpointLoader(load_path=path, load_dict=load_dict, map_location=device)]
+
+
+def _epoch_of(path: str) -> int:
+    match = _EPOCH.search(Path(path).name)
+    return int(match.group(1)) if match else 0
