@@ -5,6 +5,6 @@ Importing the package registers the selective-scan custom ops (``torch.ops.mamba
 
 from mamba_monai import ops  # noqa: F401 - registers the custom ops
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "ops"]

@@ -23,7 +23,7 @@ def resolve_class_names(parser: ConfigParser, metadata: dict, bundle_name: str) 
     """The class names of a classification bundle, in output order.
 
     The config's ``class_names`` item is used when it can be built (it reads files the training wrote, e.g.
-    ``models/dataset_stats.json`` or the training datalist); otherwise the names are the ``channel_def`` of the
+    ``models/model_meta.json``); otherwise the names are the ``channel_def`` of the
     first output in ``metadata.json``, with a warning.
 
     Args:

@@ -35,6 +35,7 @@ TINY = {
 def overrides(root: Path, **extra) -> dict:
     return {
         **output_paths(BUNDLE, root),
+        "synthetic": "ultrasound",
         "synthetic_per_class": 4,
         "synthetic_size": [64, 64],
         **TINY,

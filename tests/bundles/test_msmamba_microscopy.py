@@ -36,6 +36,7 @@ TINY = {
 def overrides(root: Path, **extra) -> dict:
     return {
         **output_paths(BUNDLE, root),
+        "synthetic": "microscopy",
         "synthetic_per_class": 5,
         "synthetic_size": [64, 64],
         **TINY,
@@ -187,5 +188,5 @@ def test_inference_without_images_names_the_input(trained, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(Exception) as err:
         infer(root, tmp_path / "empty", tmp_path / "out")
-    assert any("no image found" in m and "empty" in m for m in error_messages(err.value))
+    assert any("holds no image files" in m and "empty" in m for m in error_messages(err.value))
     assert not (tmp_path / "out").exists()

@@ -33,6 +33,7 @@ TINY = {
 def overrides(root: Path, **extra) -> dict:
     return {
         **output_paths(BUNDLE, root),
+        "synthetic_if_empty": True,
         "synthetic_cases": 4,
         "synthetic_shape": [32, 32, 32],
         **TINY,

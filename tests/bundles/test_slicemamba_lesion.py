@@ -37,6 +37,7 @@ SMALL_SEARCH = {"population": 4, "top_k": 2, "mutations": 1, "crossovers": 1, "g
 def overrides(root: Path, **extra) -> dict:
     return {
         **output_paths(BUNDLE, root),
+        "synthetic_if_empty": True,
         "synthetic_images": 14,
         "synthetic_size": [64, 80],  # non-square files, resized to the square network input
         "image_size": [64, 64],

@@ -2,7 +2,7 @@
 
 A bundle copy gets ``configs/tiny.json`` (small network and ROI, merged on top of ``inference.json`` and
 ``train.json`` through the app's ``configs`` option) and random weights of that small network in
-``models/model.pt``; the microscopy bundle also gets the ``models/dataset_stats.json`` its training would write.
+``models/model.pt``; the microscopy and lesion bundles also get the ``models/model_meta.json`` their training would write.
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def make_tiny_bundle(name: str, bundles_dir: Path) -> Path:
     models = bundle / "models"
     models.mkdir()
     if name == "msmamba_microscopy":
-        stats = {"classes": list(MICROSCOPY_CLASSES), "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
-        (models / "dataset_stats.json").write_text(json.dumps(stats))
+        stats = {"class_names": list(MICROSCOPY_CLASSES), "normalise_mean": [0.5] * 3, "normalise_std": [0.25] * 3}
+        (models / "model_meta.json").write_text(json.dumps(stats))
     if name == "slicemamba_lesion":  # the searched architecture the configs build the network from
-        Genotype.parse([3, 0, 0, 3, 0, 2], depths=[1, 1, 1], depths_decoder=[1, 1, 1]).to_json(models / "genotype.json")
+        genotype = Genotype.parse([3, 0, 0, 3, 0, 2], depths=[1, 1, 1], depths_decoder=[1, 1, 1])
+        genotype.to_json(models / "genotype.json")
+        (models / "model_meta.json").write_text(json.dumps({"genotype": genotype.to_dict()}))
     parser = ConfigParser()
     parser.read_config([str(bundle / "configs" / "inference.json"), str(bundle / "configs" / TINY_CONFIG)])
     parser["bundle_root"] = str(bundle)

@@ -25,13 +25,13 @@ TINY = {"depths": [1, 1, 1, 1], "dims": [32, 64, 128, 256]}
 
 
 def host_weights(weights_dir: Path) -> tuple[dict, dict]:
-    """A randomly initialised tiny network and its dataset statistics, as a training run would leave them."""
+    """A randomly initialised tiny network and its ``model_meta.json`` (class names, statistics), as training leaves them."""
     weights_dir.mkdir()
     network = MSMamba(in_channels=3, num_classes=len(CLASSES), **TINY)
     state = network.state_dict()
     torch.save(state, weights_dir / "model.pt")
-    stats = {"mean": [0.5, 0.4, 0.6], "std": [0.2, 0.25, 0.3], "classes": CLASSES, "num_images": 20}
-    (weights_dir / "dataset_stats.json").write_text(json.dumps(stats))
+    stats = {"normalise_mean": [0.5, 0.4, 0.6], "normalise_std": [0.2, 0.25, 0.3], "class_names": CLASSES}
+    (weights_dir / "model_meta.json").write_text(json.dumps(stats))
     return state, stats
 
 
@@ -42,11 +42,11 @@ def test_packed_zoo_downloads_verified_and_the_bundle_infers(http_folder, tmp_pa
     bundles = tmp_path / "bundles"
     shutil.copytree(REPO_BUNDLE, bundles / NAME, ignore=shutil.ignore_patterns("models", "eval", "demo_data", "runs"))
     md5 = hashlib.md5((served / "weights" / "model.pt").read_bytes()).hexdigest()
-    sha256 = hashlib.sha256((served / "weights" / "dataset_stats.json").read_bytes()).hexdigest()
+    sha256 = hashlib.sha256((served / "weights" / "model_meta.json").read_bytes()).hexdigest()
     (bundles / NAME / "large_files.yml").write_text(
         "large_files:\n"
         f"  - path: models/model.pt\n    url: {url}/weights/model.pt\n    hash_val: {md5}\n    hash_type: md5\n"
-        f"  - path: models/dataset_stats.json\n    url: {url}/weights/dataset_stats.json\n"
+        f"  - path: models/model_meta.json\n    url: {url}/weights/model_meta.json\n"
         f"    hash_val: {sha256}\n    hash_type: sha256\n"
     )
 
