@@ -114,14 +114,14 @@ inline float fast_log(float v) {
   return m + y + ef * 0.693359375f;
 }
 
-// softplus(x) = log(1 + exp(x)), and x above 20 (as mamba-ssm). Branch-free so that loops over it vectorise:
+// softplus(x) = log(1 + exp(x)), and x above 20 (as mamba-ssm); NaN propagates. Branch-free so that loops over it vectorise:
 // every value is computed, then selected. For e = exp(x) < 1e-2, log(1 + e) comes from its series (five terms,
 // relative error below 1e-10), which keeps the accuracy that rounding 1 + e would lose.
 inline float softplus(float x) {
   const float e = fast_exp(x < 20.0f ? x : 20.0f);
   const float series = e * (1.0f - e * (0.5f - e * (1.0f / 3.0f - e * (0.25f - e * 0.2f))));
   const float log1p_e = e < 1e-2f ? series : fast_log(1.0f + e);
-  return x > 20.0f ? x : log1p_e;
+  return (x > 20.0f || x != x) ? x : log1p_e;  // x != x: a NaN stays NaN (clamped, it would become ~20)
 }
 
 inline double softplus(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
