@@ -41,9 +41,10 @@ from mamba_monai.data.lesion import (
     find_lesion_pairs,
     make_lesion_datalist,
 )
-from mamba_monai.data.splits import split_indices, split_sizes
+from mamba_monai.data.splits import require_items, split_indices, split_sizes
 
 __all__ = [
+    "require_items",
     "channel_statistics",
     "ensure_dataset_stats",
     "image_inputs",

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-__all__ = ["split_indices", "split_sizes"]
+__all__ = ["require_items", "split_indices", "split_sizes"]
 
 
 def split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
@@ -125,3 +125,22 @@ def _check_fractions(fractions: Sequence[float]) -> list[float]:
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ValueError(f"split fractions must add up to 1, got {fractions} (sum {sum(fractions):.6g})")
     return fractions
+
+
+def require_items(items: list, split: str, datalist: str) -> list:
+    """``items`` when there are any; otherwise a clear error naming the datalist and the split.
+
+    Args:
+        items: the entries of one split.
+        split: its name (e.g. ``"search"``).
+        datalist: the datalist file, for the message.
+
+    Raises:
+        ValueError: the split is empty.
+    """
+    if not items:
+        raise ValueError(
+            f"the datalist '{datalist}' has no {split} split: make it with split fractions that give the {split} split "
+            "some images (e.g. split_fractions [0.6, 0.1, 0.1, 0.2])"
+        )
+    return items

@@ -8,8 +8,10 @@ from mamba_monai.engines.path_sampler import RandomPathSampler
 from mamba_monai.engines.resume import SaverRecord, resume_handlers
 from mamba_monai.engines.search_plot import plot_search_progress
 from mamba_monai.engines.supernet_scorer import SupernetScorer
+from mamba_monai.engines.supernet_weights import load_supernet_weights
 
 __all__ = [
+    "load_supernet_weights",
     "SaverRecord",
     "resume_handlers",
     "EvolutionarySearch",

@@ -1,4 +1,5 @@
-"""Metrics MONAI lacks: BraTS regions with the challenge's conventions, classification reports."""
+"""Metrics MONAI lacks: BraTS regions with the challenge's conventions, the ISIC thresholded Jaccard, classification
+reports."""
 
 from mamba_monai.metrics.classification import (
     classification_report,
@@ -15,7 +16,11 @@ from mamba_monai.metrics.brats import (
     brats_dice_hd95,
 )
 
+from mamba_monai.metrics.isic import ISIC_JACCARD_THRESHOLD, ThresholdedJaccardMetric
+
 __all__ = [
+    "ISIC_JACCARD_THRESHOLD",
+    "ThresholdedJaccardMetric",
     "BRATS_HD95_MAX",
     "BRATS_METRIC_QUANTITIES",
     "BRATS_REGION_NAMES",

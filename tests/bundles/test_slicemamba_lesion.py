@@ -151,7 +151,11 @@ def test_evaluate_writes_per_image_csv_summary_and_overlays(pipeline):
     assert metrics["iou"] <= metrics["dice"] + 1e-6 and metrics["pooled_iou"] <= metrics["pooled_dice"] + 1e-6
     assert "empty" in summary["conventions"]["dice, iou (per image)"]
     rows = (root / "eval" / "metrics_per_image.csv").read_text().strip().splitlines()
-    assert rows[0] == "case,dice,iou,hd95"
+    assert rows[0] == "case,dice,iou,isic_jaccard,hd95"
+    ious = [float(r.split(",")[2]) for r in rows[1:]]
+    isic = [float(r.split(",")[3]) for r in rows[1:]]
+    assert isic == pytest.approx([iou if iou >= 0.65 else 0.0 for iou in ious], abs=1e-6)  # ISIC 2018 Task 1
+    assert np.isclose(np.mean(isic), metrics["isic_jaccard"], atol=1e-5)
     stems = sorted(Path(d["image"]).stem for d in datalist["testing"])
     assert sorted(r.split(",")[0] for r in rows[1:]) == stems
     assert np.isclose(np.mean([float(r.split(",")[1]) for r in rows[1:]]), metrics["dice"], atol=1e-5)

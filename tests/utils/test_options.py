@@ -99,3 +99,21 @@ def test_no_bundle_generates_synthetic_data_unless_asked(bundle):
     assert options["resume"] is False
     demo = json.loads((BUNDLES / bundle / "configs" / "demo.json").read_text())
     assert demo.get("synthetic") or demo.get("synthetic_if_empty") is True
+
+
+@pytest.mark.parametrize("bundle", sorted(p.parents[1].name for p in BUNDLES.glob("*/configs/train.json")))
+def test_epochs_typed_wrong_names_the_option(bundle):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLES / bundle / "configs" / "train.json"))
+    parser["epochs"] = "abc"
+    with pytest.raises(Exception) as error:
+        parser.get_parsed_content("num_epochs")
+    chain, seen = [], error.value
+    while seen is not None:
+        chain.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    assert any("option 'epochs' must be a whole number, got 'abc'" in m for m in chain), chain
+    parser["epochs"] = "3"
+    assert parser.get_parsed_content("num_epochs", lazy=False) == 3

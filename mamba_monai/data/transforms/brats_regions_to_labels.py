@@ -13,7 +13,7 @@ from monai.utils import TransformBackends, convert_to_dst_type
 from mamba_monai.data.brats import BRATS_CODINGS, brats_coding
 from mamba_monai.data.transforms.source_name import source_name
 
-__all__ = ["BratsRegionsToLabels", "BratsRegionsToLabelsd"]
+__all__ = ["BratsNestedRegions", "BratsNestedRegionsd", "BratsRegionsToLabels", "BratsRegionsToLabelsd"]
 
 
 class BratsRegionsToLabels(Transform):
@@ -76,4 +76,60 @@ class BratsRegionsToLabelsd(MapTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             d[key] = self.converter(d[key])
+        return d
+
+
+class BratsNestedRegions(Transform):
+    """Region masks (TC, WT, ET) made nested the way :class:`BratsRegionsToLabels` writes them: ET, TC := TC or ET,
+    WT := WT or TC or ET.
+
+    The label map written from non-nested predictions gives an ET voxel outside TC the ET label, and so counts it in
+    TC and WT too. Metrics computed on the regions after this transform therefore equal the metrics of the label map
+    that inference writes (the BraTS evaluation scores label maps), instead of figures for a segmentation that is never
+    written. Regions that are already nested pass unchanged.
+
+    Args:
+        threshold: a voxel belongs to a region when its value is above this.
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """(3, ...) masks (TC, WT, ET) -> (3, ...) nested masks, same array type and metadata as ``img``."""
+        if img.ndim < 2 or img.shape[0] != 3:
+            raise ValueError(
+                f"{type(self).__name__}: {source_name(img)} has shape {tuple(img.shape)}, expected 3 region channels "
+                "(TC, WT, ET) first"
+            )
+        masks = torch.as_tensor(img).as_subclass(torch.Tensor) > self.threshold
+        et = masks[2]
+        tc = masks[0] | et
+        wt = masks[1] | tc
+        nested = torch.stack([tc, wt, et]).to(torch.float32)
+        output, *_ = convert_to_dst_type(nested, img, dtype=img.dtype)
+        return output
+
+
+class BratsNestedRegionsd(MapTransform):
+    """Dictionary version of :class:`BratsNestedRegions`.
+
+    Args:
+        keys: keys of the region masks.
+        threshold: see :class:`BratsNestedRegions`.
+        allow_missing_keys: don't raise if a key is missing.
+    """
+
+    backend = BratsNestedRegions.backend
+
+    def __init__(self, keys: KeysCollection, threshold: float = 0.5, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.nest = BratsNestedRegions(threshold)
+
+    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.nest(d[key])
         return d
