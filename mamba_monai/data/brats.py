@@ -12,6 +12,9 @@ with gadolinium), T2), which is also the order of a 4-channel NIfTI as MONAI Lab
 
 from __future__ import annotations
 
+import gzip
+import zlib
+
 import os
 import re
 from collections.abc import Sequence
@@ -274,6 +277,7 @@ def _check_headers(case: str, paths: list[Path]) -> None:
             raise ValueError(f"BraTS case '{case}': '{path}' is not a NIfTI image ({type(image).__name__})")
         if len(image.shape) != 3:
             raise ValueError(f"BraTS case '{case}': '{path}' has shape {image.shape}, expected a 3D volume")
+        _check_complete(case, Path(path), image)
         if reference is None:
             reference = (path, image.shape, image.affine)
             continue
@@ -287,3 +291,27 @@ def _check_headers(case: str, paths: list[Path]) -> None:
                 f"BraTS case '{case}': '{path}' has affine\n{np.array2string(image.affine, precision=4)}\n"
                 f"but '{ref_path}' has affine\n{np.array2string(ref_affine, precision=4)}"
             )
+
+
+def _check_complete(case: str, path: Path, image) -> None:
+    """The file holds all the voxel data its header announces: a truncated or corrupt ``.nii.gz`` (whose header reads
+    fine) is refused here, naming the case and the file, instead of failing later inside a data loader."""
+    needed = int(image.dataobj.offset) + int(np.prod(image.shape)) * np.dtype(image.get_data_dtype()).itemsize
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as stream:
+                size = 0
+                while chunk := stream.read(1 << 22):
+                    size += len(chunk)
+        else:
+            size = path.stat().st_size
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(
+            f"BraTS case '{case}': '{path}' is truncated or corrupt ({type(error).__name__}: {error}); "
+            "copy or download it again"
+        ) from None
+    if size < needed:
+        raise ValueError(
+            f"BraTS case '{case}': '{path}' is truncated: the header announces {needed} bytes of image data, "
+            f"the file holds {size}; copy or download it again"
+        )
