@@ -10,6 +10,7 @@ import re
 
 from mamba_monai.data.brats import find_brats_cases, make_brats_datalist
 from mamba_monai.data.synthetic.brats import write_synthetic_brats
+from mamba_monai.data.synthetic.staging import check_not_interrupted, write_staged
 from mamba_monai.utils.options import as_bool
 
 __all__ = ["brats_inference_inputs", "brats_output_name", "ensure_brats_datalist"]
@@ -51,6 +52,7 @@ def ensure_brats_datalist(
     if datalist_path.is_file():
         return str(datalist_path)
     dataset_dir = Path(dataset_dir)
+    check_not_interrupted(dataset_dir)
     empty = not dataset_dir.is_dir() or not any(p for p in dataset_dir.rglob("*.nii*"))
     if empty:
         if not synthetic_if_empty:
@@ -61,7 +63,7 @@ def ensure_brats_datalist(
             n_cases,
             tuple(shape),
         )
-        write_synthetic_brats(dataset_dir, n_cases=n_cases, shape=tuple(shape), seed=seed, naming=naming)
+        write_staged(dataset_dir, write_synthetic_brats, n_cases=n_cases, shape=tuple(shape), seed=seed, naming=naming)
     make_brats_datalist(dataset_dir, datalist_path, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     logger.info("wrote datalist %s", datalist_path)
     return str(datalist_path)

@@ -41,6 +41,7 @@ from mamba_monai.data.splits import split_indices
 from mamba_monai.utils.atomic_files import write_json_atomically
 from mamba_monai.utils.listing import listing
 from mamba_monai.utils.options import as_optional
+from mamba_monai.data.synthetic.staging import check_not_interrupted, write_staged
 
 __all__ = [
     "CLASSIFICATION_SPLITS",
@@ -215,6 +216,7 @@ def ensure_classification_datalist(
     if datalist_path.is_file():
         return str(datalist_path)
     dataset_dir = Path(dataset_dir)
+    check_not_interrupted(dataset_dir)
     has_images = dataset_dir.is_dir() and any(p.is_file() and is_image_file(p) for p in dataset_dir.rglob("*"))
     if not has_images:
         if synthetic is None:
@@ -233,7 +235,7 @@ def ensure_classification_datalist(
             stacklevel=2,
         )
         kwargs = {"classes": tuple(classes)} if classes is not None else {}
-        csv_path = writer(dataset_dir, n_per_class=n_per_class, size=tuple(size), seed=seed, **kwargs)
+        csv_path = write_staged(dataset_dir, writer, n_per_class=n_per_class, size=tuple(size), seed=seed, **kwargs)
         image_column, label_column, patient = SYNTHETIC_CSV_COLUMNS
         make_classification_datalist(
             csv_path, datalist_path, image_column, label_column, patient, fractions, seed, classes, min_size

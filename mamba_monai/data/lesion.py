@@ -32,6 +32,7 @@ import numpy as np
 from mamba_monai.data.image_io import read_image_2d, read_image_2d_info
 from mamba_monai.data.splits import split_indices
 from mamba_monai.data.synthetic.dermoscopy import write_synthetic_dermoscopy
+from mamba_monai.data.synthetic.staging import check_not_interrupted, write_staged
 from mamba_monai.utils.atomic_files import write_json_atomically
 from mamba_monai.utils.options import as_bool, as_optional
 
@@ -238,6 +239,7 @@ def ensure_lesion_datalist(
     if datalist_path.is_file():
         return str(datalist_path)
     dataset_dir = Path(dataset_dir)
+    check_not_interrupted(dataset_dir)
     pattern, _ = _patterns(layout, image_pattern, mask_pattern)
     empty = not dataset_dir.is_dir() or not any(p.is_file() for p in dataset_dir.glob(pattern))
     if empty:
@@ -257,7 +259,9 @@ def ensure_lesion_datalist(
             n_images,
             tuple(size),
         )
-        write_synthetic_dermoscopy(dataset_dir, n_images=n_images, size=tuple(size), seed=seed, layout=layout)
+        write_staged(
+            dataset_dir, write_synthetic_dermoscopy, n_images=n_images, size=tuple(size), seed=seed, layout=layout
+        )
     make_lesion_datalist(dataset_dir, datalist_path, image_pattern, mask_pattern, fractions, seed, layout)
     logger.info("wrote datalist %s", datalist_path)
     return str(datalist_path)
