@@ -63,7 +63,10 @@ def test_train_writes_model_checkpoint_and_curves(trained):
     checkpoints = list((root / "models").glob("checkpoint*epoch=1.pt"))
     assert len(checkpoints) == 1
     state = torch.load(checkpoints[0], map_location="cpu", weights_only=False)
-    assert {"model", "optimizer", "trainer", "training_curves"} <= set(state)
+    assert {"model", "optimizer", "trainer", "training_curves", "best_model_record"} <= set(state)
+    assert state["best_model_record"]["_saved"], "the best model's record travels in the training checkpoint"
+    meta = json.loads((root / "models" / "model_meta.json").read_text())  # what inference needs, beside model.pt
+    assert meta["class_names"] == CLASSES and len(meta["normalise_mean"]) == 3 and "_desc_" not in meta
     assert (root / "eval" / "training_curves.png").stat().st_size > 1000
     assert wf.trainer.state.epoch == 1
     metrics = wf.evaluator.state.metrics
