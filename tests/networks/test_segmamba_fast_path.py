@@ -84,3 +84,27 @@ def test_segmamba_fast_path_equals_plain_path_bf16():
     # both are bf16 computations with different rounding orders: compare at bf16's resolution
     assert (out - ref).abs().max() <= 0.05 * ref.abs().max()
     assert ((out > 0) == (ref > 0)).float().mean() >= 0.99
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_mixer_channel_first_projections_equal_linear_layers(bias):
+    """The mixer's GEMM-written channel-first in_proj / out_proj equal nn.Linear applied to channel-last tokens."""
+    import torch.nn.functional as F
+
+    from mamba_monai.networks.blocks.mamba3d import Mamba3DMixer
+
+    mixer = Mamba3DMixer(8, d_state=4, bias=bias)
+    if bias:
+        nn.init.normal_(mixer.in_proj.bias)
+        nn.init.normal_(mixer.out_proj.bias)
+    x = torch.randn(2, 4, 6, 5, 8)
+
+    def reference(t):
+        xi, z = mixer.in_proj(t).movedim(-1, 1).chunk(2, dim=1)
+        xs = mixer.scan_order.flatten(xi)
+        b, k, d, n = xs.shape
+        xs = mixer.conv1d(xs.reshape(b, k * d, n))[..., :n]
+        y = mixer.scan_order.merge(mixer.ssm(F.silu(xs).view(b, k, d, n)), xi.shape[2:]) * F.silu(z)
+        return mixer.out_proj(y.movedim(1, -1))
+
+    torch.testing.assert_close(mixer(x), reference(x), atol=1e-5, rtol=1e-5)
