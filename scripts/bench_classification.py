@@ -23,7 +23,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys

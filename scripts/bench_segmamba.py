@@ -375,7 +375,8 @@ def run_case(args: argparse.Namespace, key: str, task: str, train_patch: int | N
         if task == "infer"
         else f"patch {spec['train_patch']}^3"
     )
-    log(f"[{case_label(key)} {task}] {what}: warm-up + {args.repeats} timed call(s) ... (load {os.getloadavg()[0]:.1f})")
+    load = os.getloadavg()[0]
+    log(f"[{case_label(key)} {task}] {what}: warm-up + {args.repeats} timed call(s) ... (load {load:.1f})")
     start = time.perf_counter()
     result = spawn_worker(spec)
     result["wall_s"] = time.perf_counter() - start
@@ -605,7 +606,8 @@ def print_notes(report: dict) -> None:
         )
     skipped = [a for a in report.get("train_attempts", []) if a.get("status") in OOM_STATUSES]
     for attempt in skipped:
-        print(f"note: {NETS[attempt['net']]} {attempt.get('precision', 'fp32')} train step at {attempt.get('train_patch', '?')}^3 did not fit "
+        what = f"{NETS[attempt['net']]} {attempt.get('precision', 'fp32')}"
+        print(f"note: {what} train step at {attempt.get('train_patch', '?')}^3 did not fit "
               f"({attempt['status']}; budget {machine['max_mem_gb']:.1f} GB, --max-mem-gb)")
     backends = {c.get("scan_backend") for t in TASKS for c in report.get(t, {}).values() if c.get("scan_backend")}
     backends.discard(None)

@@ -51,7 +51,7 @@ def _to_float32(out: Any) -> Any:
 
 
 class AutocastInferer(Inferer):
-    """Wraps an inferer so the network runs in the device's native mixed precision (see ``mamba_monai.utils.precision``).
+    """Wraps an inferer so the network runs in the device's native mixed precision (``mamba_monai.utils.precision``).
 
     On a CPU with native bfloat16 (AVX512-BF16 / AMX / ARM BF16) each network call runs under
     ``torch.autocast("cpu", dtype=torch.bfloat16)``; on CUDA under float16 autocast; elsewhere, or with

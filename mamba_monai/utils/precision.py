@@ -143,7 +143,9 @@ def engine_amp(device: str | torch.device | None = None, enabled: Any = True) ->
     return settings["device_type"] == "cuda" and settings["enabled"]
 
 
-def autocast_context(device: str | torch.device | None = None, enabled: Any = True) -> contextlib.AbstractContextManager:
+def autocast_context(
+    device: str | torch.device | None = None, enabled: Any = True
+) -> contextlib.AbstractContextManager:
     """``torch.autocast`` with :func:`autocast_settings`, or a null context where autocast is off."""
     settings = autocast_settings(device, enabled)
     if not settings["enabled"]:

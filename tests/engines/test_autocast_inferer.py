@@ -11,7 +11,7 @@ import torch
 from monai.inferers import SimpleInferer, SlidingWindowInferer
 from monai.losses import DiceCELoss
 
-from mamba_monai.engines import AutocastInferer, AutocastNetwork
+from mamba_monai.engines import AutocastInferer
 from mamba_monai.networks.nets import MedMamba, SegMamba
 from mamba_monai.utils import precision
 
@@ -164,7 +164,10 @@ def test_trained_segmamba_label_maps_agree_in_bf16(bf16_cpu):
         assert _dice(bf16[i], fp32[i]) >= 0.99
 
 
-@pytest.mark.parametrize("bundle", sorted(p.name for p in BUNDLES.iterdir() if (p / "configs" / "train.json").is_file()))
+BUNDLE_NAMES = sorted(p.name for p in BUNDLES.iterdir() if (p / "configs" / "train.json").is_file())
+
+
+@pytest.mark.parametrize("bundle", BUNDLE_NAMES)
 def test_every_bundle_engine_uses_the_capability_switch(bundle):
     """Each engine of each bundle autocasts through AutocastInferer and gives MONAI only the CUDA amp flag."""
     configs = BUNDLES / bundle / "configs"

@@ -90,6 +90,6 @@ class Mamba3DMixer(nn.Module):
 
 
 def _linear_channel_first(tokens: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """``linear(tokens).transpose(1, 2)`` for ``tokens`` (batch, L, in), computed as one GEMM writing (batch, out, L)."""
+    """``linear(tokens).transpose(1, 2)`` for ``tokens`` (batch, L, in), as one GEMM writing (batch, out, L)."""
     out = torch.matmul(linear.weight, tokens.transpose(1, 2))
     return out if linear.bias is None else out + linear.bias[:, None]
