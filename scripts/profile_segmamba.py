@@ -86,7 +86,9 @@ def time_per_module(net, x, autocast: bool) -> dict[str, float]:
     for name, module in module_list(net):
         mods = module if isinstance(module, list) else [module]
         for m in mods:
-            handles.append(m.register_forward_pre_hook(lambda _m, _i, n=name: starts.__setitem__(n, time.perf_counter())))
+            handles.append(
+                m.register_forward_pre_hook(lambda _m, _i, n=name: starts.__setitem__(n, time.perf_counter()))
+            )
             handles.append(
                 m.register_forward_hook(
                     lambda _m, _i, _o, n=name: times.__setitem__(n, times[n] + time.perf_counter() - starts[n])
