@@ -13,9 +13,13 @@ In one run, on the same input, for each network this measures:
   largest patch that fits for all of them;
 
 and prints wall time (median of ``--repeats`` calls), peak extra memory (GB) and parameter counts, and the ratios
-SegMamba / SegResNet. The networks:
+SegMamba / SegResNet. Each network runs in float32 and, where the device runs it natively (a CPU with AVX512-BF16 /
+AMX, or CUDA), under low-precision autocast (``--precisions``; "bf16" is ``torch.autocast("cpu", torch.bfloat16)``
+around the network call, float16 on CUDA; blending and loss stay float32, as in the bundles). The networks:
 
 * SegMamba: ``mamba_monai.networks.nets.SegMamba()`` (defaults: in 4, out 3, ~67.4 M parameters);
+* SegMamba-plain (``--nets segmamba_plain``, opt-in): the same network without its CPU fast path (``nn.InstanceNorm3d``
+  and contiguous layout instead of the group-norm kernel and channels-last convolutions), to measure the fast path;
 * SegResNet, the MONAI model-zoo BraTS network: ``SegResNet(blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1],
   init_filters=16, in_channels=4, out_channels=3, dropout_prob=0.2)`` (~4.7 M parameters).
 
@@ -33,6 +37,7 @@ Full SegMamba sliding-window inference on a small CPU takes many minutes; ``--qu
 Examples::
 
     python scripts/bench_segmamba.py --quick                       # volume 128x128x96, roi 64, train patch 64
+    python scripts/bench_segmamba.py --tasks infer --nets segmamba,segresnet,segmamba_plain --precisions fp32,bf16
     python scripts/bench_segmamba.py --json /tmp/segmamba.json     # the full benchmark (tens of minutes on 2 CPUs)
     python scripts/bench_segmamba.py --tasks train --train-patch 96 --nets segmamba,segresnet
     python scripts/bench_segmamba.py --volume 160,160,128 --roi 96 --repeats 3 --threads 2
@@ -65,7 +70,10 @@ from bench_scan import (  # noqa: E402
 NETS = {
     "segmamba": "SegMamba",
     "segresnet": "SegResNet",
+    "segmamba_plain": "SegMamba-plain",  # without the CPU fast path (nn.InstanceNorm3d, contiguous layout): opt-in
 }
+DEFAULT_NETS = ("segmamba", "segresnet")
+PRECISIONS = ("fp32", "bf16")
 TASKS = ("infer", "train")
 PRESETS = {
     "full": {"volume": (240, 240, 155), "roi": 128, "train_patch": 128},
@@ -90,6 +98,17 @@ def build_net(name: str):
         from mamba_monai.networks.nets import SegMamba
 
         return SegMamba(in_channels=4, out_channels=3)
+    if name == "segmamba_plain":
+        from torch import nn
+
+        from mamba_monai.networks.blocks.fast_instance_norm import GroupNormInstanceNorm3d
+        from mamba_monai.networks.nets import SegMamba
+
+        net = SegMamba(in_channels=4, out_channels=3, channels_last=False)
+        for layer in net.modules():
+            if type(layer) is GroupNormInstanceNorm3d:
+                layer.__class__ = nn.InstanceNorm3d
+        return net
     from monai.networks.nets import SegResNet
 
     return SegResNet(
@@ -105,6 +124,17 @@ def count_windows(volume: tuple[int, ...], roi: int, overlap: float) -> int:
         interval = roi if size == roi else max(1, int(roi * (1 - overlap)))
         total *= next(d for d in range(size) if d * interval + roi >= size) + 1
     return total
+
+
+def precision_context(spec: dict, device):
+    """``torch.autocast`` for the case's precision: bf16 on CPU, fp16 on CUDA ("bf16" means "the low precision")."""
+    import contextlib
+
+    import torch
+
+    if spec.get("precision", "fp32") == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16)
 
 
 def synchronize(device) -> None:
@@ -128,7 +158,9 @@ def make_infer_call(net, spec: dict, device):
     net.eval()
 
     def counting_net(window):
-        out = net(window)
+        with precision_context(spec, device):
+            out = net(window)
+        out = out.float()  # the sliding window blends in float32, as mamba_monai.engines.AutocastInferer does
         state["done"] += 1
         now = time.perf_counter()
         if now - state["last_log"] >= 10.0 or state["done"] == total:
@@ -137,7 +169,7 @@ def make_infer_call(net, spec: dict, device):
         return out
 
     def warmup():
-        with torch.no_grad():
+        with torch.no_grad(), precision_context(spec, device):
             net(torch.randn(1, 4, *(WARMUP_PATCH,) * 3, device=device))
 
     def call():
@@ -167,7 +199,9 @@ def make_train_call(net, spec: dict, device):
     def step(image, label, verbose: bool):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(net(image), label)
+        with precision_context(spec, device):  # autocast the forward only; no gradient scaler for bf16 on CPU
+            pred = net(image)
+        loss = loss_fn(pred.float(), label)
         synchronize(device)
         forward = time.perf_counter()
         loss.backward()
@@ -226,13 +260,14 @@ def run_worker(spec: dict) -> dict:
     net = build_net(spec["net"]).to(device)
     result = {
         "net": spec["net"],
+        "precision": spec.get("precision", "fp32"),
         "task": spec["task"],
         "device": str(device),
         "threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in net.parameters()),
         "loadavg_1min_at_start": os.getloadavg()[0],
     }
-    if spec["net"] == "segmamba":
+    if spec["net"].startswith("segmamba"):
         from mamba_monai.ops.backends import resolve_backend
 
         result["scan_backend"] = resolve_backend(device)
@@ -295,6 +330,7 @@ def spawn_worker(spec: dict) -> dict:
         log(f"      worker killed by signal {-proc.returncode} (SIGKILL: probably out of memory)")
         return {
             "net": spec["net"],
+            "precision": spec["precision"],
             "task": spec["task"],
             "train_patch": spec["train_patch"],
             "status": "killed",
@@ -309,9 +345,20 @@ def spawn_worker(spec: dict) -> dict:
 # driver
 
 
-def run_case(args: argparse.Namespace, net: str, task: str, train_patch: int | None = None) -> dict:
+def case_key(net: str, precision: str) -> str:
+    return f"{net}/{precision}"
+
+
+def case_label(key: str) -> str:
+    net, precision = key.split("/")
+    return f"{NETS[net]} {precision}"
+
+
+def run_case(args: argparse.Namespace, key: str, task: str, train_patch: int | None = None) -> dict:
+    net, precision = key.split("/")
     spec = {
         "net": net,
+        "precision": precision,
         "task": task,
         "device": args.device,
         "volume": list(args.volume),
@@ -327,7 +374,8 @@ def run_case(args: argparse.Namespace, net: str, task: str, train_patch: int | N
         if task == "infer"
         else f"patch {spec['train_patch']}^3"
     )
-    log(f"[{NETS[net]} {task}] {what}: warm-up + {args.repeats} timed call(s) ... (load {os.getloadavg()[0]:.1f})")
+    load = os.getloadavg()[0]
+    log(f"[{case_label(key)} {task}] {what}: warm-up + {args.repeats} timed call(s) ... (load {load:.1f})")
     start = time.perf_counter()
     result = spawn_worker(spec)
     result["wall_s"] = time.perf_counter() - start
@@ -341,15 +389,15 @@ def run_training(args: argparse.Namespace) -> tuple[int | None, dict, list]:
     patch = args.train_patch
     while patch >= MIN_PATCH:
         fits = True
-        for net in args.net_names:
-            if (net, patch) not in cache:
-                cache[(net, patch)] = run_case(args, net, "train", patch)
-                attempts.append(cache[(net, patch)])
-            if cache[(net, patch)]["status"] in OOM_STATUSES:
+        for key in args.case_keys:
+            if (key, patch) not in cache:
+                cache[(key, patch)] = run_case(args, key, "train", patch)
+                attempts.append(cache[(key, patch)])
+            if cache[(key, patch)]["status"] in OOM_STATUSES:
                 fits = False
                 break
         if fits:
-            return patch, {net: cache[(net, patch)] for net in args.net_names}, attempts
+            return patch, {key: cache[(key, patch)] for key in args.case_keys}, attempts
         log(f"    patch {patch}^3 does not fit in the budget; trying {patch - PATCH_MULTIPLE}^3")
         patch -= PATCH_MULTIPLE
     return None, {}, attempts
@@ -395,12 +443,12 @@ def mem_available_gb() -> float | None:
 
 def run_benchmark(args: argparse.Namespace) -> dict:
     machine = machine_info(args)
-    if "segmamba" in args.net_names and args.device == "cpu":
+    if any(n.startswith("segmamba") for n in args.net_names) and args.device == "cpu":
         prepare_compiled_kernel()
     report = {"machine": machine, "settings": settings(args), "infer": {}, "train": {}}
     if "infer" in args.task_names:
-        for net in args.net_names:
-            report["infer"][net] = run_case(args, net, "infer")
+        for key in args.case_keys:
+            report["infer"][key] = run_case(args, key, "infer")
     if "train" in args.task_names:
         patch, cases, attempts = run_training(args)
         report["train"] = cases
@@ -424,6 +472,8 @@ def settings(args: argparse.Namespace) -> dict:
         "train_patch_requested": args.train_patch,
         "repeats": args.repeats,
         "nets": args.net_names,
+        "precisions": args.precision_names,
+        "cases": args.case_keys,
         "tasks": args.task_names,
         "preset": "quick" if args.quick else "full",
         "seed": args.seed,
@@ -431,19 +481,32 @@ def settings(args: argparse.Namespace) -> dict:
     }
 
 
-def case_value(report: dict, task: str, net: str, key: str):
-    case = report.get(task, {}).get(net) or {}
-    return case.get(key) if case.get("status") == "ok" else None
+def case_value(report: dict, task: str, case: str, key: str):
+    result = report.get(task, {}).get(case) or {}
+    return result.get(key) if result.get("status") == "ok" else None
+
+
+# (name, numerator case, denominator case): the ratios printed under the table when both cases ran
+RATIO_PAIRS = (
+    ("SegMamba bf16 / SegResNet fp32", "segmamba/bf16", "segresnet/fp32"),
+    ("SegMamba fp32 / SegResNet fp32", "segmamba/fp32", "segresnet/fp32"),
+    ("SegMamba bf16 / SegResNet bf16", "segmamba/bf16", "segresnet/bf16"),
+    ("SegMamba fp32 / bf16 (bf16 speed-up)", "segmamba/fp32", "segmamba/bf16"),
+    ("SegResNet fp32 / bf16 (bf16 speed-up)", "segresnet/fp32", "segresnet/bf16"),
+    ("SegMamba-plain fp32 / SegMamba fp32 (fast-path speed-up)", "segmamba_plain/fp32", "segmamba/fp32"),
+    ("SegMamba-plain bf16 / SegMamba bf16 (fast-path speed-up)", "segmamba_plain/bf16", "segmamba/bf16"),
+)
 
 
 def ratios(report: dict) -> dict:
-    """SegMamba / SegResNet for every measured number (None where either is missing)."""
+    """Time and memory ratios of the case pairs in RATIO_PAIRS (None where either is missing)."""
     out = {}
     for task in TASKS:
         for key in ("median_s", "peak_extra_gb"):
-            out[f"{task}/{key}"] = ratio(
-                case_value(report, task, "segmamba", key), case_value(report, task, "segresnet", key)
-            )
+            for name, num, den in RATIO_PAIRS:
+                out[f"{task}/{key}/{name}"] = ratio(
+                    case_value(report, task, num, key), case_value(report, task, den, key)
+                )
     params = report["parameters"]
     out["parameters"] = ratio(params.get("segmamba"), params.get("segresnet"))
     return out
@@ -464,7 +527,6 @@ def fmt_ratio(value: float | None) -> str:
 
 def print_table(report: dict) -> None:
     machine, s = report["machine"], report["settings"]
-    nets = s["nets"]
     print()
     where = f"GPU {machine['gpu']}" if machine["device"] == "cuda" else f"CPU {machine['cpu']}"
     print(
@@ -486,13 +548,15 @@ def print_table(report: dict) -> None:
             "SGD (momentum 0.99) step"
         )
     mem = "CUDA max allocated" if machine["device"] == "cuda" else "peak RSS"
-    print(f"time: median of {s['repeats']} call(s); memory: {mem} above the level before the call")
+    low = "fp16" if machine["device"] == "cuda" else "bf16"
+    print(
+        f"time: median of {s['repeats']} call(s); memory: {mem} above the level before the call; "
+        f"bf16 = torch.autocast({machine['device']!r}, {low}) around the network call, blending/loss in fp32"
+    )
     print()
-    columns = [NETS[n] for n in nets]
-    show_ratio = "segmamba" in nets and "segresnet" in nets
-    ratio_header = f"{'SegMamba/SegResNet':>20}" if show_ratio else ""
-    header = f"  {'':<36}" + "".join(f"{c:>14}" for c in columns) + ratio_header
-    print(header)
+    keys = s["cases"]
+    width = max(16, *(len(case_label(k)) + 2 for k in keys))
+    print(f"  {'':<36}" + "".join(f"{case_label(k):>{width}}" for k in keys))
     rows = [("parameters", None, "parameters")]
     if "infer" in s["tasks"]:
         rows += [("inference time", "infer", "median_s"), ("inference peak extra memory", "infer", "peak_extra_gb")]
@@ -501,18 +565,26 @@ def print_table(report: dict) -> None:
         rows += [(f"{label} time", "train", "median_s"), (f"{label} peak extra memory", "train", "peak_extra_gb")]
     for label, task, key in rows:
         if task is None:
-            values = [report["parameters"].get(n) for n in nets]
+            values = [report["parameters"].get(k.split("/")[0]) for k in keys]
             cells = [fmt_num(None if v is None else v / 1e6, ".2f", " M") for v in values]
-            rat = report["ratios"]["parameters"]
         else:
-            values = [case_value(report, task, n, key) for n in nets]
-            statuses = [(report[task].get(n) or {}).get("status") for n in nets]
+            values = [case_value(report, task, k, key) for k in keys]
+            statuses = [(report[task].get(k) or {}).get("status") for k in keys]
             fmt = fmt_time if key == "median_s" else (lambda v: fmt_num(v, ".2f", " GB"))
             cells = [
                 fmt(v) if v is not None else ("OOM" if st in OOM_STATUSES else "-") for v, st in zip(values, statuses)
             ]
-            rat = report["ratios"][f"{task}/{key}"]
-        print(f"  {label:<36}" + "".join(f"{c:>14}" for c in cells) + (f"{fmt_ratio(rat):>20}" if show_ratio else ""))
+        print(f"  {label:<36}" + "".join(f"{c:>{width}}" for c in cells))
+    print()
+    print("ratios (time; peak memory in --json):")
+    for name, _num, _den in RATIO_PAIRS:
+        cells = []
+        for task in (t for t in TASKS if t in s["tasks"]):
+            value = report["ratios"][f"{task}/median_s/{name}"]
+            if value is not None:
+                cells.append(f"{'inference' if task == 'infer' else 'train step'} {fmt_ratio(value)}")
+        if cells:
+            print(f"  {name:<58}" + ", ".join(cells))
     print_notes(report)
 
 
@@ -533,9 +605,10 @@ def print_notes(report: dict) -> None:
         )
     skipped = [a for a in report.get("train_attempts", []) if a.get("status") in OOM_STATUSES]
     for attempt in skipped:
-        print(f"note: {NETS[attempt['net']]} train step at {attempt.get('train_patch', '?')}^3 did not fit "
+        what = f"{NETS[attempt['net']]} {attempt.get('precision', 'fp32')}"
+        print(f"note: {what} train step at {attempt.get('train_patch', '?')}^3 did not fit "
               f"({attempt['status']}; budget {machine['max_mem_gb']:.1f} GB, --max-mem-gb)")
-    backends = {c.get("scan_backend") for t in TASKS for n, c in report.get(t, {}).items() if n == "segmamba"}
+    backends = {c.get("scan_backend") for t in TASKS for c in report.get(t, {}).values() if c.get("scan_backend")}
     backends.discard(None)
     if machine["device"] == "cuda":
         print(
@@ -591,7 +664,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         f"(default {full['train_patch']})",
     )
     parser.add_argument("--repeats", type=int, default=1, help="timed calls per case (median reported; default 1)")
-    parser.add_argument("--nets", default=",".join(NETS), help=f"comma-separated subset of {', '.join(NETS)}")
+    parser.add_argument(
+        "--nets",
+        default=",".join(DEFAULT_NETS),
+        help=f"comma-separated subset of {', '.join(NETS)} (default {','.join(DEFAULT_NETS)}; segmamba_plain is "
+        "SegMamba without its CPU fast path, to measure what the fast path gains)",
+    )
+    parser.add_argument(
+        "--precisions",
+        default=None,
+        help="comma-separated subset of fp32, bf16 (bf16 = bfloat16 autocast on CPU, float16 on CUDA); default both "
+        "where the device runs the low precision natively (mamba_monai.utils.cpu_bf16_native() or CUDA), else fp32",
+    )
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {', '.join(TASKS)}")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default)")
     parser.add_argument(
@@ -625,6 +709,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.threads < 0:
         parser.error(f"--threads must be >= 0, got {args.threads}")
     args.net_names = parse_list(parser, args.nets, NETS, "--nets")
+    if args.precisions is None:
+        from mamba_monai.utils.precision import cpu_bf16_native
+
+        native = args.device == "cuda" or (args.device in ("auto", "cpu") and cpu_bf16_native())
+        args.precisions = "fp32,bf16" if native else "fp32"
+    args.precision_names = parse_list(parser, args.precisions, PRECISIONS, "--precisions")
+    args.case_keys = [case_key(n, p) for n in args.net_names for p in args.precision_names]
     args.task_names = parse_list(parser, args.tasks, TASKS, "--tasks")
     import torch
 

@@ -1,6 +1,7 @@
 """Ignite handlers, inferers and workflow helpers that MONAI lacks (handlers in ``mamba_monai.engines.handlers``)."""
 
 from mamba_monai.engines import handlers
+from mamba_monai.engines.autocast_inferer import AutocastInferer, AutocastNetwork
 from mamba_monai.engines.checkpoints import latest_checkpoint
 from mamba_monai.engines.evolutionary_search import EvolutionarySearch, evolutionary_search
 from mamba_monai.engines.inferers import MirrorTTAInferer
@@ -14,6 +15,8 @@ __all__ = [
     "load_supernet_weights",
     "SaverRecord",
     "resume_handlers",
+    "AutocastInferer",
+    "AutocastNetwork",
     "EvolutionarySearch",
     "MirrorTTAInferer",
     "RandomPathSampler",

@@ -74,11 +74,22 @@ class Mamba3DMixer(nn.Module):
                 f"Mamba3DMixer expects channel-last input (batch, *spatial[{self.scan_order.spatial_dims}], "
                 f"{self.d_model}), got {tuple(x.shape)}"
             )
-        x, z = self.in_proj(x).movedim(-1, 1).chunk(2, dim=1)  # each (batch, d_inner, *spatial)
-        spatial = x.shape[2:]
+        batch, spatial = x.shape[0], x.shape[1:-1]
+        length = math.prod(spatial)
+        # in_proj as W @ x^T: the GEMM writes channel-first (batch, 2 * d_inner, L) directly, so the scan orders and
+        # the gate read contiguous maps (Linear + movedim would leave channel-last strides, copied later)
+        xz = _linear_channel_first(x.reshape(batch, length, self.d_model), self.in_proj)
+        x, z = xz.view(batch, 2 * self.d_inner, *spatial).chunk(2, dim=1)  # each (batch, d_inner, *spatial)
         xs = self.scan_order.flatten(x)  # (batch, K, d_inner, L)
-        batch, k, d, length = xs.shape
+        k, d = xs.shape[1:3]
         xs = self.conv1d(xs.reshape(batch, k * d, length))[..., :length]  # causal: drop the right padding
         ys = self.ssm(F.silu(xs).view(batch, k, d, length))
-        y = self.scan_order.merge(ys, spatial) * F.silu(z)
-        return self.out_proj(y.movedim(1, -1))
+        y = self.scan_order.merge(ys, spatial) * F.silu(z)  # (batch, d_inner, *spatial), contiguous
+        # out_proj on the transposed view: the GEMM reads it in place and writes channel-last tokens
+        return self.out_proj(y.reshape(batch, self.d_inner, length).transpose(1, 2)).view(batch, *spatial, -1)
+
+
+def _linear_channel_first(tokens: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(tokens).transpose(1, 2)`` for ``tokens`` (batch, L, in), as one GEMM writing (batch, out, L)."""
+    out = torch.matmul(linear.weight, tokens.transpose(1, 2))
+    return out if linear.bias is None else out + linear.bias[:, None]

@@ -8,6 +8,7 @@ import torch
 from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrUpBlock
 from torch import nn
 
+from mamba_monai.networks.blocks.fast_instance_norm import use_group_norm_kernel
 from mamba_monai.networks.blocks.gsc import GSC
 from mamba_monai.networks.blocks.mamba_layer import MambaLayer
 from mamba_monai.networks.variants import VariantTable, variant_arguments
@@ -152,6 +153,10 @@ class SegMamba(nn.Module):
         expand: inner width factor of the Mamba layers.
         deep_supervision: in training mode, also return auxiliary lower-resolution outputs (see above).
         variant: a name in :data:`SEGMAMBA_VARIANTS` ("default": the original's sizes).
+        channels_last: on CPU, run the convolutions on channels-last (``torch.channels_last_3d``) maps, which oneDNN
+            convolves about 2x faster in bfloat16 (same values within the precision's rounding; the output is
+            returned contiguous). The instance norms always run through the group-norm kernel
+            (:func:`~mamba_monai.networks.blocks.fast_instance_norm.use_group_norm_kernel`), which keeps the layout.
     """
 
     def __init__(
@@ -169,6 +174,7 @@ class SegMamba(nn.Module):
         expand: float = 2,
         deep_supervision: bool = False,
         variant: str = "default",
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         sizes = variant_arguments(
@@ -209,6 +215,8 @@ class SegMamba(nn.Module):
         self.deep_supervision_heads = (
             nn.ModuleList([UnetOutBlock(3, fs[i], out_channels) for i in (1, 2, 3)]) if deep_supervision else None
         )
+        self.channels_last = bool(channels_last)
+        use_group_norm_kernel(self)  # same numbers as nn.InstanceNorm3d, faster, keeps the channels-last layout
 
     def check_input_shape(self, shape: Sequence[int]) -> None:
         """Raise ValueError if the network cannot segment an input of this shape ``(B, C, D, H, W)``.
@@ -237,6 +245,8 @@ class SegMamba(nn.Module):
         """(B, in_channels, D, H, W) -> (B, out_channels, D, H, W), or a list in deep-supervised training."""
         if not torch.jit.is_tracing():
             self.check_input_shape(x.shape)
+        if self.channels_last and x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         skips = self.mamba_encoder(x)
         enc1 = self.encoder1(x)
         enc2 = self.encoder2(skips[0])
@@ -248,6 +258,8 @@ class SegMamba(nn.Module):
         dec1 = self.decoder3(dec2, enc2)  # 1/2
         dec0 = self.decoder2(dec1, enc1)  # full resolution
         logits = self.out(self.decoder1(dec0))
+        if self.channels_last:
+            logits = logits.contiguous()
         if self.deep_supervision_heads is None or not self.training:
             return logits
         return [logits] + [head(f) for head, f in zip(self.deep_supervision_heads, (dec1, dec2, dec3))]
