@@ -13,11 +13,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mamba_monai"
 
 # layer -> subpackages it must never import (docs/architecture.md, "Layers")
 FORBIDDEN = {
-    "utils": {"ops", "networks", "data", "convert", "engines", "visualize", "metrics", "label", "zoo"},
-    "ops": {"networks", "data", "convert", "engines", "visualize", "metrics", "label", "zoo"},
-    "networks": {"data", "convert", "engines", "visualize", "metrics", "label", "zoo"},
-    "data": {"convert", "engines", "visualize", "label", "zoo"},
-    "convert": {"data", "engines", "visualize", "metrics", "label", "zoo"},
+    "utils": {"bundle", "ops", "networks", "data", "convert", "engines", "visualize", "metrics", "label", "zoo"},
+    "ops": {"bundle", "networks", "data", "convert", "engines", "visualize", "metrics", "label", "zoo"},
+    "networks": {"bundle", "data", "convert", "engines", "visualize", "metrics", "label", "zoo"},
+    "data": {"bundle", "convert", "engines", "visualize", "label", "zoo"},
+    "convert": {"bundle", "data", "engines", "visualize", "metrics", "label", "zoo"},
 }
 # run-time forwarding of names that earlier bundle configs use (networks/nets/__init__.py, _MOVED) is by string
 ALLOWED = {("mamba_monai.networks.nets", "mamba_monai.convert.pretrained")}

@@ -1,6 +1,6 @@
 """Helpers that bundle configs call: what a trained model needs at inference (``model_meta``) and its writer."""
 
-from mamba_monai.bundle.model_meta import (
+from mamba_monai.utils.model_meta import (
     MODEL_META_FILE,
     channel_names,
     metadata_class_names,

@@ -7,7 +7,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from mamba_monai.bundle.model_meta import write_model_meta
+from mamba_monai.utils.model_meta import write_model_meta
 
 __all__ = ["ModelMetaWriter"]
 

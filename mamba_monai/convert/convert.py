@@ -15,6 +15,7 @@ from mamba_monai.convert.state_fit import fit_problems
 from mamba_monai.networks.blocks.genotype import Genotype
 from mamba_monai.utils.atomic_files import write_json_atomically
 from mamba_monai.utils.listing import listing
+from mamba_monai.utils.model_meta import write_model_meta
 
 __all__ = ["ConversionResult", "convert_checkpoint", "convert_state_dict"]
 
@@ -175,6 +176,8 @@ def convert_checkpoint(
     result.out_path = save_state_dict(result.state_dict, out_path)
     if genotype_value is not None:
         result.extra_files.append(write_json_atomically(genotype_path, genotype_value.to_dict()))
+        # what the slicemamba_lesion bundle's inference reads (one rule for every bundle: models/model_meta.json)
+        result.extra_files.append(write_model_meta(out_path.parent, {"genotype": genotype_value.to_dict()}))
     return result
 
 

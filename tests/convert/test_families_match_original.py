@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -69,7 +71,9 @@ def test_slicemamba_genotype_travels_with_the_checkpoint(tmp_path):
     result = convert_checkpoint("slicemamba", original, tmp_path / "out" / "model.pt", genotype=fixture["genotype"])
 
     genotype_file = tmp_path / "out" / "genotype.json"
-    assert result.extra_files == [genotype_file]
+    assert result.extra_files == [genotype_file, genotype_file.parent / "model_meta.json"]
+    meta = json.loads((genotype_file.parent / "model_meta.json").read_text())  # what the bundle's inference reads
+    assert meta["genotype"]["genotype"] == list(fixture["genotype"])
     from mamba_monai.networks.blocks.genotype import Genotype
     from mamba_monai.networks.nets import SliceMamba
 

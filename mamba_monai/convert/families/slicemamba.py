@@ -123,7 +123,7 @@ def _slicemamba_notes(kwargs: dict[str, Any], keys: list[str]) -> list[str]:
     if "genotype" in kwargs:
         notes.append(
             "the genotype is stored in the checkpoint (extra state) and written to genotype.json next to it; "
-            "bundle slicemamba_lesion: copy both to models/model.pt and models/genotype.json"
+            "bundle slicemamba_lesion: copy model.pt, genotype.json and model_meta.json into models/"
         )
     else:
         notes.append(
