@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from mamba_monai.utils.options import as_bool
+
 __all__ = [
     "AMP_ENV_VAR",
     "amp_enabled_by_env",
@@ -33,8 +35,6 @@ __all__ = [
 ]
 
 AMP_ENV_VAR = "MAMBA_MONAI_AMP"
-_OFF = ("0", "false", "off", "no")
-_ON = ("1", "true", "on", "yes", "")
 # capability names (torch.cpu.get_capabilities() keys and /proc/cpuinfo flags) meaning "bf16 arithmetic in hardware"
 _BF16_CAPABILITIES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
 _BF16_CPUINFO_FLAGS = ("avx512_bf16", "amx_bf16", "bf16", "svebf16")
@@ -83,14 +83,9 @@ def amp_enabled_by_env() -> bool:
         ValueError: the variable holds something other than 0/1/true/false/on/off/yes/no.
     """
     value = os.environ.get(AMP_ENV_VAR)
-    if value is None:
+    if value is None or not value.strip():
         return True
-    value = value.strip().lower()
-    if value in _OFF:
-        return False
-    if value in _ON:
-        return True
-    raise ValueError(f"{AMP_ENV_VAR}={os.environ[AMP_ENV_VAR]!r}: expected one of 0, 1, true, false, on, off")
+    return as_bool(value, AMP_ENV_VAR)
 
 
 def _as_device(device: str | torch.device | None) -> torch.device:
@@ -100,15 +95,7 @@ def _as_device(device: str | torch.device | None) -> torch.device:
 
 
 def _as_switch(enabled: Any, name: str = "amp") -> bool:
-    if isinstance(enabled, bool):
-        return enabled
-    if isinstance(enabled, str) and enabled.strip().lower() in _OFF:
-        return False
-    if isinstance(enabled, str) and enabled.strip().lower() in _ON and enabled.strip():
-        return True
-    if enabled is None:
-        return True
-    raise ValueError(f"option {name!r} must be true or false, got {enabled!r}")
+    return True if enabled is None else as_bool(enabled, name)
 
 
 def autocast_settings(device: str | torch.device | None = None, enabled: Any = True) -> dict[str, Any]:

@@ -16,6 +16,15 @@ from mamba_monai.data.transforms.source_name import source_name
 __all__ = ["BratsNestedRegions", "BratsNestedRegionsd", "BratsRegionsToLabels", "BratsRegionsToLabelsd"]
 
 
+def _region_masks(img: NdarrayOrTensor, threshold: float, who: str) -> torch.Tensor:
+    """Boolean (3, ...) masks (TC, WT, ET) of ``img``; a clear error naming the file for any other shape."""
+    if img.ndim < 2 or img.shape[0] != 3:
+        raise ValueError(
+            f"{who}: {source_name(img)} has shape {tuple(img.shape)}, expected 3 region channels (TC, WT, ET) first"
+        )
+    return torch.as_tensor(img).as_subclass(torch.Tensor) > threshold
+
+
 class BratsRegionsToLabels(Transform):
     """Convert 3-channel region masks (TC, WT, ET), e.g. a thresholded sigmoid output, to a BraTS label map.
 
@@ -39,12 +48,7 @@ class BratsRegionsToLabels(Transform):
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """(3, H, W, D) masks (TC, WT, ET) -> (1, H, W, D) uint8 label map, same array type and metadata."""
-        if img.ndim < 2 or img.shape[0] != 3:
-            raise ValueError(
-                f"{type(self).__name__}: {source_name(img)} has shape {tuple(img.shape)}, expected 3 region channels "
-                "(TC, WT, ET) first"
-            )
-        masks = torch.as_tensor(img).as_subclass(torch.Tensor) > self.threshold
+        masks = _region_masks(img, self.threshold, type(self).__name__)
         label = torch.zeros(masks.shape[1:], dtype=torch.uint8, device=masks.device)
         label[masks[1]] = self.labels["ED"]
         label[masks[0]] = self.labels["NCR"]
@@ -99,12 +103,7 @@ class BratsNestedRegions(Transform):
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """(3, ...) masks (TC, WT, ET) -> (3, ...) nested masks, same array type and metadata as ``img``."""
-        if img.ndim < 2 or img.shape[0] != 3:
-            raise ValueError(
-                f"{type(self).__name__}: {source_name(img)} has shape {tuple(img.shape)}, expected 3 region channels "
-                "(TC, WT, ET) first"
-            )
-        masks = torch.as_tensor(img).as_subclass(torch.Tensor) > self.threshold
+        masks = _region_masks(img, self.threshold, type(self).__name__)
         et = masks[2]
         tc = masks[0] | et
         wt = masks[1] | tc
