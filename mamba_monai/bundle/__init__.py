@@ -10,6 +10,7 @@ from mamba_monai.utils.model_meta import (
     write_model_meta,
 )
 from mamba_monai.bundle.model_meta_writer import ModelMetaWriter
+from mamba_monai.bundle.report import training_report
 
 __all__ = [
     "MODEL_META_FILE",
@@ -19,5 +20,6 @@ __all__ = [
     "model_meta_path",
     "model_meta_value",
     "read_model_meta",
+    "training_report",
     "write_model_meta",
 ]
