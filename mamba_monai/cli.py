@@ -120,7 +120,21 @@ class MambaMonaiCLI:
 
 
 def main() -> None:
-    fire.Fire(MambaMonaiCLI(), name="mamba-monai")
+    """The ``mamba-monai`` command. A bad input ends in one line naming what is wrong (exit code 2); set
+    ``MAMBA_MONAI_TRACEBACK=1`` to see the traceback instead."""
+    import os
+    import sys
+
+    from mamba_monai.utils.error_summary import root_cause
+
+    try:
+        fire.Fire(MambaMonaiCLI(), name="mamba-monai")
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
+        if os.environ.get("MAMBA_MONAI_TRACEBACK", "").strip() not in ("", "0"):
+            raise
+        cause = root_cause(error)
+        print(f"mamba-monai: {cause} (set MAMBA_MONAI_TRACEBACK=1 for the traceback)", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -43,3 +43,16 @@ def test_demo_rejects_unknown_bundle():
     result = run_cli("demo", "no_such_bundle")
     assert result.returncode != 0
     assert "no demo for 'no_such_bundle'" in result.stderr
+
+
+def test_a_bad_demo_name_ends_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mamba_monai.cli", "demo", "nosuchbundle"], capture_output=True, text=True,
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("mamba-monai: no demo for 'nosuchbundle'"), result.stderr
