@@ -3,8 +3,8 @@
 Each bundle is copied as it ships (the files git tracks) into ``<zoo>/models/<name>``; when the bundle has no trained
 ``models/model.pt`` yet, a randomly initialised one is written from ``inference.json`` (the zoo's directory check
 wants weights; the checks themselves never look at their values). The metadata schema is placed at
-``eval/schema.json``, where ``verify_metadata`` looks before it downloads: the official file with ``--schema``, else
-our reconstruction of its required part (``tests/bundles/zoo_schema``). Then ``python ci/verify_bundle.py -b NAME -p
+``eval/schema.json``, where ``verify_metadata`` looks before it downloads: MONAI's official
+``meta_schema_20240725.json`` kept in ``tests/bundles/zoo_schema`` (or another file with ``--schema``). Then ``python ci/verify_bundle.py -b NAME -p
 models -m MODE`` runs in the zoo checkout and a table says which step each bundle reached.
 
 Example (a clone of https://github.com/Project-MONAI/model-zoo in ../model-zoo)::
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("zoo", type=Path, help="a checkout of Project-MONAI/model-zoo (its ci/ folder is used)")
     parser.add_argument("--bundles", nargs="*", help="bundle names (default: every folder of bundles/)")
     parser.add_argument("--mode", default="full", choices=("min", "full"), help="verify_bundle.py mode")
-    parser.add_argument("--schema", type=Path, default=SCHEMA, help="metadata schema file (default: ours)")
+    parser.add_argument("--schema", type=Path, default=SCHEMA, help="metadata schema file (default: the official copy in tests/bundles/zoo_schema)")
     args = parser.parse_args(argv)
     if not (args.zoo / "ci" / "verify_bundle.py").is_file():
         parser.error(f"'{args.zoo}' is not a model-zoo checkout: no ci/verify_bundle.py in it")

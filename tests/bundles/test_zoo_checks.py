@@ -4,8 +4,8 @@ Project-MONAI/model-zoo's CI (``ci/verify_bundle.py``) calls ``monai.bundle.veri
 metadata, saved to ``eval/schema.json``), ``monai.bundle.verify_net_in_out`` on ``configs/inference.json`` with only
 ``bundle_root`` set, checks that ``version`` heads ``changelog``, and its pre-commit runs ``pretty-format-json
 --autofix --no-sort-keys --indent=4`` and ``end-of-file-fixer``. These tests make the same calls. The schema cannot be
-downloaded here: ``zoo_schema/`` holds our reconstruction of its required part (see the file's ``$comment``), placed
-where ``verify_metadata`` looks so that nothing is fetched.
+downloaded here: ``zoo_schema/`` holds MONAI's official ``meta_schema_20240725.json`` byte for byte (its README says
+where it comes from), placed where ``verify_metadata`` looks so that nothing is fetched.
 """
 
 from __future__ import annotations
