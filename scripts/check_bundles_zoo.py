@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("zoo", type=Path, help="a checkout of Project-MONAI/model-zoo (its ci/ folder is used)")
     parser.add_argument("--bundles", nargs="*", help="bundle names (default: every folder of bundles/)")
     parser.add_argument("--mode", default="full", choices=("min", "full"), help="verify_bundle.py mode")
-    parser.add_argument("--schema", type=Path, default=SCHEMA, help="metadata schema file (default: the official copy in tests/bundles/zoo_schema)")
+    parser.add_argument(
+        "--schema", type=Path, default=SCHEMA, help="metadata schema (default: the official copy in tests/bundles/zoo_schema)"
+    )
     args = parser.parse_args(argv)
     if not (args.zoo / "ci" / "verify_bundle.py").is_file():
         parser.error(f"'{args.zoo}' is not a model-zoo checkout: no ci/verify_bundle.py in it")

@@ -6,7 +6,14 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from mamba_monai.utils.atomic_files import save_figure_atomically, write_bytes_atomically, write_text_atomically
+import json
+
+from mamba_monai.utils.atomic_files import (
+    save_figure_atomically,
+    update_json_atomically,
+    write_bytes_atomically,
+    write_text_atomically,
+)
 
 
 def test_write_replaces_and_creates_folders(tmp_path):
@@ -32,3 +39,15 @@ def test_save_figure_atomically_writes_a_png(tmp_path):
     path = save_figure_atomically(figure, tmp_path / "plot.png")
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == (200, 150)
+
+
+def test_update_json_adds_keys_and_names_a_bad_file(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"dice": 0.5, "n": 1}))
+    update_json_atomically(path, {"n": 2, "genotype": [1, 2]})
+    assert json.loads(path.read_text()) == {"dice": 0.5, "n": 2, "genotype": [1, 2]}
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="summary.json.*not a JSON object"):
+        update_json_atomically(path, {"n": 3})
+    with pytest.raises(ValueError, match="cannot update .*absent.json"):
+        update_json_atomically(tmp_path / "absent.json", {})

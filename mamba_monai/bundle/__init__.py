@@ -10,7 +10,7 @@ from mamba_monai.utils.model_meta import (
     write_model_meta,
 )
 from mamba_monai.bundle.model_meta_writer import ModelMetaWriter
-from mamba_monai.bundle.report import training_report
+from mamba_monai.bundle.report import run_report, training_report
 
 __all__ = [
     "MODEL_META_FILE",
@@ -20,6 +20,7 @@ __all__ = [
     "model_meta_path",
     "model_meta_value",
     "read_model_meta",
+    "run_report",
     "training_report",
     "write_model_meta",
 ]

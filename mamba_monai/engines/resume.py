@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from monai.handlers import CheckpointLoader, CheckpointSaver
@@ -17,7 +18,7 @@ from monai.handlers import CheckpointLoader, CheckpointSaver
 from mamba_monai.engines.checkpoints import _EPOCH, latest_checkpoint
 from mamba_monai.utils.options import as_bool
 
-__all__ = ["SaverRecord", "resume_handlers"]
+__all__ = ["SaverRecord", "checkpoint_handlers", "resume_handlers"]
 
 
 class SaverRecord:
@@ -74,3 +75,37 @@ def resume_handlers(
 def _epoch_of(path: str) -> int:
     match = _EPOCH.search(Path(path).name)
     return int(match.group(1)) if match else 0
+
+
+def checkpoint_handlers(
+    resume: Any,
+    ckpt_dir: str | os.PathLike,
+    load_dict: dict,
+    saver: CheckpointSaver,
+    device: Any = "cpu",
+    prefix: str = "checkpoint",
+    final_savers: Sequence[Any] = (),
+    save: bool = True,
+) -> list:
+    """The training checkpoint handlers of a bundle, in the order they attach: the resume loader (when ``resume`` asks
+    for it and a checkpoint exists, see :func:`resume_handlers`), then the periodic ``saver`` and ``final_savers``
+    (only where ``save`` is true: rank 0 of a multi-GPU run).
+
+    Example (bundle config)::
+
+        "checkpoint_handlers": {"_target_": "mamba_monai.engines.checkpoint_handlers", "resume": "@resume",
+            "ckpt_dir": "@ckpt_dir", "load_dict": "@checkpoint_dict", "saver": "@train#checkpoint_saver",
+            "device": "@device", "save": "$dist.get_rank() == 0"}
+
+    Args:
+        resume: the bundle's ``resume`` option (``true``/``false`` in any spelling users type).
+        ckpt_dir: folder of the periodic checkpoints.
+        load_dict: what to restore (the training checkpoint's ``save_dict``).
+        saver: the saver of the periodic checkpoints.
+        device: ``map_location`` for loading.
+        prefix: file name prefix of the periodic checkpoints.
+        final_savers: further savers attached after ``saver`` (e.g. a final-model saver).
+        save: whether this process saves (false on the non-zero ranks of a distributed run).
+    """
+    handlers = resume_handlers(resume, ckpt_dir, load_dict, device, saver, prefix)
+    return handlers + ([saver, *final_savers] if save else [])

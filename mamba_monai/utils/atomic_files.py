@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "atomic_destination",
-    "save_figure_atomically", "write_bytes_atomically", "write_json_atomically", "write_text_atomically",
+    "save_figure_atomically", "update_json_atomically", "write_bytes_atomically", "write_json_atomically",
+    "write_text_atomically",
 ]
 
 
@@ -98,3 +99,19 @@ def save_figure_atomically(figure: Figure, path: str | os.PathLike, dpi: float |
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return write_bytes_atomically(path, buffer.getvalue())
+
+
+def update_json_atomically(path: str | os.PathLike, extra: dict) -> Path:
+    """Add (or replace) the keys of ``extra`` in the JSON object stored at ``path``, atomically; returns the path.
+
+    Args:
+        path: an existing JSON file holding an object.
+        extra: the keys to set.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot update '{path}': {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"cannot update '{path}': it holds a {type(data).__name__}, not a JSON object")
+    return write_json_atomically(path, {**data, **extra})

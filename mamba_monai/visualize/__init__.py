@@ -7,7 +7,12 @@ from mamba_monai.visualize.gradcam import (
     is_channel_last_layer,
 )
 from mamba_monai.visualize.gradcam_overlays import write_gradcam_overlays
-from mamba_monai.visualize.se_weights import plot_se_weights, se_channel_weights, se_weights_figure
+from mamba_monai.visualize.se_weights import (
+    plot_se_weights,
+    se_channel_weights,
+    se_weights_figure,
+    write_se_weight_plots,
+)
 
 __all__ = [
     "GRADCAM_METHODS",
@@ -18,4 +23,5 @@ __all__ = [
     "se_channel_weights",
     "se_weights_figure",
     "write_gradcam_overlays",
+    "write_se_weight_plots",
 ]

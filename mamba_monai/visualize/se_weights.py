@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.networks.blocks.squeeze_excitation import SqueezeExcitation
 from mamba_monai.utils.wrapped_modules import unwrap_network
 
-__all__ = ["plot_se_weights", "se_channel_weights", "se_weights_figure"]
+__all__ = ["plot_se_weights", "se_channel_weights", "se_weights_figure", "write_se_weight_plots"]
 
 _STAGE_BLOCK = re.compile(r"^stages\.(\d+)\.(\d+)\.se$")
 
@@ -160,3 +160,34 @@ def plot_se_weights(
     """
     figure = se_weights_figure(se_channel_weights(network, image_tensor), sort=sort, title=title)
     return save_figure_atomically(figure, output_path, dpi=dpi)
+
+
+def write_se_weight_plots(
+    network: nn.Module,
+    images: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    transform: Callable,
+    *,
+    image_key: str = "image",
+    sort: bool = False,
+    device: str | torch.device | None = None,
+) -> list[Path]:
+    """One :func:`plot_se_weights` figure per image file: ``<output_dir>/<image stem>_se_weights.png``.
+
+    Args:
+        network: a network with SE layers.
+        images: image files.
+        output_dir: folder of the PNGs (created if needed).
+        transform: the bundle's dictionary preprocessing; gets ``{image_key: path}``.
+        image_key: key of the image in ``transform``'s input and output.
+        sort: order each panel's channels by decreasing weight.
+        device: where the network runs; its parameters' device when ``None``.
+    """
+    if device is None:
+        device = next(network.parameters()).device
+    written = []
+    for path in map(Path, images):
+        tensor = torch.as_tensor(transform({image_key: str(path)})[image_key]).to(device)
+        target = Path(output_dir) / f"{path.stem}_se_weights.png"
+        written.append(plot_se_weights(network, tensor, target, sort=sort, title=f"SE channel weights: {path.name}"))
+    return written

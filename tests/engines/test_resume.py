@@ -9,7 +9,7 @@ import torch
 from ignite.engine import Engine, Events
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-from mamba_monai.engines import SaverRecord, resume_handlers
+from mamba_monai.engines import SaverRecord, checkpoint_handlers, resume_handlers
 
 
 def _evaluate(network: torch.nn.Linear, saver: CheckpointSaver, score: float, weight: float) -> None:
@@ -90,3 +90,24 @@ def test_resume_loads_the_newest_and_the_saver_prunes_it(tmp_path):
         handler.attach(trainer)
     trainer.run([0], max_epochs=4)
     assert sorted(p.name for p in tmp_path.glob("checkpoint*.pt")) == ["checkpoint_checkpoint_epoch=4.pt"]
+
+
+def _periodic(folder: Path, network) -> CheckpointSaver:
+    return CheckpointSaver(save_dir=str(folder), save_dict={"model": network}, save_interval=1, file_prefix="checkpoint")
+
+
+@pytest.mark.parametrize("save", [True, False])
+def test_checkpoint_handlers_order_and_rank(tmp_path, save):
+    network = torch.nn.Linear(1, 1)
+    torch.save({"model": network.state_dict()}, tmp_path / "checkpoint_checkpoint_epoch=2.pt")
+    periodic, final = _periodic(tmp_path, network), object()
+    handlers = checkpoint_handlers("true", tmp_path, {"model": network}, periodic, final_savers=[final], save=save)
+    assert isinstance(handlers[0], CheckpointLoader)
+    assert handlers[1:] == ([periodic, final] if save else []), "non-saving ranks must attach no saver"
+
+
+def test_checkpoint_handlers_without_resume_only_save(tmp_path):
+    network = torch.nn.Linear(1, 1)
+    torch.save({"model": network.state_dict()}, tmp_path / "checkpoint_checkpoint_epoch=2.pt")
+    periodic = _periodic(tmp_path, network)
+    assert checkpoint_handlers("false", tmp_path, {"model": network}, periodic) == [periodic]

@@ -9,6 +9,7 @@ from mamba_monai.data.transforms.brats_regions_to_labels import (
 )
 from mamba_monai.data.transforms.check_brats_image import CheckBratsImage, CheckBratsImaged
 from mamba_monai.data.transforms.load_image_2d import LoadImage2D, LoadImage2Dd
+from mamba_monai.data.transforms.resize_shorter_side import ResizeShorterSide, ResizeShorterSided
 from mamba_monai.data.transforms.source_name import source_name
 
 __all__ = [
@@ -22,5 +23,7 @@ __all__ = [
     "ConvertBratsLabelsd",
     "LoadImage2D",
     "LoadImage2Dd",
+    "ResizeShorterSide",
+    "ResizeShorterSided",
     "source_name",
 ]
