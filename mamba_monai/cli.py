@@ -110,6 +110,45 @@ class MambaMonaiCLI:
 
         convert_command(in_path, out_path, variant=variant, genotype=genotype, overwrite=overwrite, **kwargs)
 
+    def brats_metrics(
+        self,
+        ref_dir: str,
+        pred_dir: str,
+        coding: str = "2023",
+        out: str = "brats_metrics.json",
+        config: str = "gli",
+        progress: bool = True,
+    ) -> None:
+        """Official BraTS metrics (brats-evaluation / panoptica) of the label maps in PRED_DIR against REF_DIR.
+
+        Writes OUT (.json: per case, mean / std / median, missing cases) and the same name with .csv (a row per case,
+        the columns of the official parser); prints a short summary and the cases missing on either side.
+        Needs pip install 'mamba-monai[brats]'.
+
+        Args:
+            ref_dir: folder of reference label maps (.nii.gz / .nii).
+            pred_dir: folder of predicted label maps; matched to references by case name.
+            coding: label coding of both folders: 2021 (ET = 4) or 2023 (ET = 3).
+            out: the JSON file to write (the CSV goes beside it).
+            config: BraTS sub-challenge configuration of brats-evaluation (gli, mets, ped, MenRT, MenPre, GoAT) or a
+                panoptica YAML file.
+            progress: show a progress bar.
+        """
+        from mamba_monai.metrics.brats_folders import evaluate_folders, format_summary, write_official_tables
+
+        result = evaluate_folders(ref_dir, pred_dir, coding=str(coding), config=config, progress=progress)
+        settings = {"coding": str(coding), "config": str(config), "ref_dir": str(Path(ref_dir).resolve()),
+                    "pred_dir": str(Path(pred_dir).resolve())}  # fmt: skip
+        json_path, csv_path = write_official_tables(result, out, settings)
+        print(format_summary(result))
+        if result.missing_predictions:
+            print(f"no prediction for {len(result.missing_predictions)} case(s), scored as the official tool does "
+                  f"(0, HD95 373): {', '.join(result.missing_predictions)}")  # fmt: skip
+        if result.missing_references:
+            print(f"no reference for {len(result.missing_references)} prediction(s), not scored: "
+                  f"{', '.join(result.missing_references)}")  # fmt: skip
+        print(f"{len(result.rows)} case(s): {json_path} and {csv_path}")
+
     def bench_scan(self, *args: str) -> None:
         """Run scripts/bench_scan.py (source checkout only) with the given arguments; see its --help."""
         script = Path(__file__).resolve().parents[1] / "scripts" / "bench_scan.py"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import nibabel as nib
@@ -85,6 +87,33 @@ def test_evaluate_writes_per_case_csv_and_summary(trained):
         assert summary["means"][f"val_hd95_{region}"] >= 0.0
     rows = (root / "eval" / "metrics_per_case.csv").read_text().strip().splitlines()
     assert len(rows) == summary["num_cases"] + 1
+
+
+def test_evaluate_reports_the_official_figures_of_what_inference_writes(trained, tmp_path):
+    """evaluate.json's metrics_official.csv equals mamba-monai brats-metrics on the label maps inference.json writes
+    for the same cases (which tests/metrics/test_brats_official.py holds equal to the official tool)."""
+    pytest.importorskip("panoptica", reason="official BraTS metrics need pip install 'mamba-monai[brats]'")
+    from mamba_monai.metrics.brats_folders import evaluate_folders
+
+    root, _ = trained
+    run_workflow(CONFIGS, [str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")], "eval", **overrides(root))
+    with open(root / "eval" / "metrics_official.csv", newline="") as f:
+        reported = {row["case"]: row for row in csv.DictReader(f) if row["case"] not in ("mean", "std", "median")}
+    datalist = json.loads((root / "data" / "datalist.json").read_text())
+    items = [d for d in (datalist.get("testing") or datalist["validation"]) if "label" in d]
+    assert reported and len(reported) == len(items)
+    for item in items:  # the evaluated cases as inference and the official tool see them: case folders, label maps
+        label = root / "data" / item["label"]  # datalist paths are relative to its folder
+        shutil.copytree(label.parent, tmp_path / "cases" / label.parent.name)
+        (tmp_path / "ref").mkdir(exist_ok=True)
+        shutil.copy(label, tmp_path / "ref" / label.name)
+    infer(root, tmp_path / "cases", tmp_path / "pred")
+    written = evaluate_folders(tmp_path / "ref", tmp_path / "pred", coding="2021", progress=False)
+    assert set(written.rows) == set(reported) and not written.missing_predictions
+    for case, row in written.rows.items():
+        for column, value in row.items():
+            theirs = float(reported[case][column]) if reported[case][column] != "" else float("nan")
+            assert value == pytest.approx(theirs, abs=1e-6, nan_ok=True), f"{case} {column}"
 
 
 def infer(root: Path, input_path, output_dir, **extra):

@@ -1,8 +1,9 @@
-"""Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, training curves, segmentation overlays, lesion masks and overlays,
+"""Ignite handlers for MONAI workflows: BraTS region metrics, metric tables, official BraTS figures, training curves, segmentation overlays, lesion masks and overlays,
 classification reports, prediction tables and the items each rank trained on."""
 
 from mamba_monai.engines.handlers.brats_metric_handlers import BratsHD95, BratsMeanDice, BratsRegionMetricHandler
 from mamba_monai.engines.handlers.brats_metrics_writer import BratsMetricsWriter, case_id_from_filename
+from mamba_monai.engines.handlers.brats_official_writer import BratsOfficialMetricsWriter
 from mamba_monai.engines.handlers.classification_report_writer import (
     ClassificationReportWriter,
     confusion_matrix_figure,
@@ -18,6 +19,7 @@ __all__ = [
     "BratsHD95",
     "BratsMeanDice",
     "BratsMetricsWriter",
+    "BratsOfficialMetricsWriter",
     "BratsRegionMetricHandler",
     "ClassificationReportWriter",
     "LesionMaskWriter",

@@ -1,0 +1,95 @@
+"""The official BraTS figures of an evaluation round, computed on the label maps inference would write.
+
+The evaluator's ``pred`` holds the thresholded region masks (TC, WT, ET) after the bundle's post-processing; they
+become the label map inference writes (:class:`~mamba_monai.data.transforms.BratsRegionsToLabels`), and the
+reference regions become the reference label map the same way (exact for BraTS labels, whose regions are nested).
+Each case is then scored by the official engine (:mod:`mamba_monai.metrics.brats_official`), so the tables equal
+``mamba-monai brats-metrics`` on the written predictions.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ignite.engine import Engine, Events
+from monai.data import decollate_batch
+
+from mamba_monai.data.transforms import BratsRegionsToLabels
+from mamba_monai.engines.handlers.brats_metrics_writer import case_id_from_filename
+from mamba_monai.metrics.brats_folders import BratsFolderResult, write_official_tables
+from mamba_monai.metrics.brats_official import INSTALL_HINT, official_case_metrics, official_evaluator
+
+__all__ = ["BratsOfficialMetricsWriter"]
+
+
+class BratsOfficialMetricsWriter:
+    """Ignite handler for a BraTS evaluator: writes ``<name>.json`` and ``<name>.csv`` (the tables of
+    :func:`~mamba_monai.metrics.brats_folders.write_official_tables`) after each round, one row per case.
+
+    Without the official packages it warns once, naming the install command, and writes nothing.
+
+    Args:
+        output_dir: folder of the tables.
+        name: file name of the tables without suffix.
+        config: BraTS sub-challenge configuration (see :func:`~mamba_monai.metrics.brats_official.official_evaluator`).
+        pred_key: batch key of the predicted regions (TC, WT, ET), thresholded.
+        label_key: batch key of the reference regions.
+        case_key: batch key of the case id (falls back to the image file name, then ``case_<index>``).
+    """
+
+    def __init__(
+        self,
+        output_dir: str | os.PathLike,
+        name: str = "metrics_official",
+        config: str = "gli",
+        pred_key: str = "pred",
+        label_key: str = "label",
+        case_key: str = "case",
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.name, self.config = name, config
+        self.pred_key, self.label_key, self.case_key = pred_key, label_key, case_key
+        self.to_labels = BratsRegionsToLabels(coding="2023")
+        self._evaluator: Any = None
+        self._rows: dict[str, dict[str, float]] = {}
+
+    def attach(self, engine: Engine) -> None:
+        """Register on an evaluator (does nothing, after one warning, when the official packages are missing).
+
+        Args:
+            engine: the evaluator.
+        """
+        try:
+            self._evaluator = official_evaluator(self.config)
+        except RuntimeError:
+            warnings.warn(f"official BraTS metrics are not computed: they need {INSTALL_HINT}", stacklevel=2)
+            return
+        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._score)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
+
+    def _reset(self, engine: Engine) -> None:
+        self._rows = {}
+
+    def _score(self, engine: Engine) -> None:
+        output = engine.state.output
+        items = output if isinstance(output, list) else decollate_batch(output, detach=True)
+        for item in items:
+            case = self._case_id(item, len(self._rows))
+            prediction = self.to_labels(item[self.pred_key])
+            reference = self.to_labels(item[self.label_key])
+            self._rows[case] = official_case_metrics(prediction, reference, self._evaluator, coding="2023")
+
+    def _case_id(self, item: dict, index: int) -> str:
+        case = item.get(self.case_key)
+        if isinstance(case, str) and case:
+            return case
+        filename = (getattr(item.get(self.pred_key), "meta", None) or {}).get("filename_or_obj")
+        return case_id_from_filename(filename) if filename else f"case_{index:04d}"
+
+    def _write(self, engine: Engine) -> None:
+        result = BratsFolderResult(rows=dict(sorted(self._rows.items())))
+        write_official_tables(result, self.output_dir / self.name, {"config": self.config, "coding": "2023"})
