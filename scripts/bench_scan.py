@@ -26,6 +26,7 @@ Examples::
     python scripts/bench_scan.py                                   # everything (several minutes)
     python scripts/bench_scan.py --shapes 2d --skip-reference      # compiled kernel and bounds only
     python scripts/bench_scan.py --threads 1 --json /tmp/scan.json
+    python scripts/bench_scan.py --device cuda                     # on a GPU: mamba_ssm, triton, chunked, reference
 """
 
 from __future__ import annotations
@@ -461,6 +462,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     parser.add_argument("--json", metavar="PATH", help="also write all numbers as JSON to PATH")
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one case in a fresh process
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="cuda: mamba_ssm, triton, chunked and reference on the GPU (scripts/bench_scan_cuda.py)",
+    )  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="with --device cuda: list the cases and exit")
     args = parser.parse_args(argv)
     names = [s.strip() for s in args.shapes.split(",") if s.strip()]
     unknown = [s for s in names if s not in SHAPES]
@@ -549,6 +555,11 @@ def to_json(report: dict) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.device == "cuda":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from bench_scan_cuda import run_cuda
+
+        return run_cuda(args, SHAPES, make_inputs)
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0

@@ -61,17 +61,38 @@ def test_compiled_forced_without_compiler_raises(backend, monkeypatch):
         selective_scan_fn(**small())
 
 
-def test_cuda_without_mamba_ssm_falls_back(backend, monkeypatch):
+@pytest.mark.parametrize("has_triton", [True, False])
+def test_cuda_without_mamba_ssm_falls_back_to_triton_then_chunked(backend, monkeypatch, has_triton):
     backend("auto")
     monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: "mamba-ssm is not installed")
+    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: None if has_triton else "no Triton")
     monkeypatch.setattr(backends, "_warned", set())
+    expected = "triton" if has_triton else "chunked"
     with pytest.warns(RuntimeWarning, match="mamba-ssm is not installed.*MAMBA_KEEP_CUDA_BUILD=TRUE pip install"):
-        assert backends.resolve_backend(torch.device("cuda")) == "chunked"
+        assert backends.resolve_backend(torch.device("cuda")) == expected
     backend("mamba_ssm")
     with pytest.raises(RuntimeError, match="mamba-ssm is not installed"):
         backends.resolve_backend(torch.device("cuda"))
     backend("compiled")
     with pytest.raises(RuntimeError, match="runs on CPU only"):
+        backends.resolve_backend(torch.device("cuda"))
+
+
+def test_cuda_prefers_mamba_ssm_and_triton_can_be_forced(backend, monkeypatch):
+    monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: None)
+    backend("auto")
+    assert backends.resolve_backend(torch.device("cuda")) == "mamba_ssm"
+    backend("triton")
+    assert backends.resolve_backend(torch.device("cuda")) == "triton"
+
+
+def test_triton_forced_where_it_cannot_run_raises(backend, monkeypatch):
+    backend("triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(RuntimeError, match="triton, but Triton kernels need CUDA tensors.*TRITON_INTERPRET=1"):
+        selective_scan_fn(**small())
+    monkeypatch.setattr(backends.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match="Triton is not installed"):
         backends.resolve_backend(torch.device("cuda"))
 
 
@@ -129,6 +150,7 @@ def test_info_report_names_backend_reason_and_fix(backend, monkeypatch):
 
     backend("auto")
     monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: "mamba-ssm is not installed")
+    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: "Triton is not installed")
     name, why = scan_backend_report(torch.device("cuda"))
-    assert name == "chunked" and "mamba-ssm is not installed" in why and "MAMBA_KEEP_CUDA_BUILD=TRUE" in why
+    assert name == "chunked" and "Triton is not installed" in why and "mamba-ssm is not installed" in why and "MAMBA_KEEP_CUDA_BUILD=TRUE" in why
     assert scan_backend_report(torch.device("cpu")) == ("compiled", "")
