@@ -17,6 +17,8 @@ the lesion-wise figures keep panoptica's value (``inf`` when no lesion matched),
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import warnings
@@ -82,7 +84,8 @@ def official_evaluator(config: str | os.PathLike = "gli") -> Any:
         if str(config) not in SUB_CHALLENGES:
             raise ValueError(f"BraTS config '{config}' is neither a file nor one of {', '.join(SUB_CHALLENGES)}")
         path = Path(str(files("brats_evaluation").joinpath("configs", f"config_{config}.yaml")))
-    return Panoptica_Evaluator.load_from_config(str(path))
+    with contextlib.redirect_stdout(io.StringIO()):  # panoptica prints a note on the nested TC / WT label groups
+        return Panoptica_Evaluator.load_from_config(str(path))
 
 
 def to_2023_coding(labels: Any, coding: str | int, name: str = "label map") -> np.ndarray:

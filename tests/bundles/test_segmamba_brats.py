@@ -102,6 +102,8 @@ def test_evaluate_reports_the_official_figures_of_what_inference_writes(trained,
     datalist = json.loads((root / "data" / "datalist.json").read_text())
     items = [d for d in (datalist.get("testing") or datalist["validation"]) if "label" in d]
     assert reported and len(reported) == len(items)
+    with open(root / "eval" / "metrics_per_case.csv", newline="") as f:  # both tables name cases alike, not by path
+        assert {row["case"] for row in csv.DictReader(f)} == set(reported) == {item["case"] for item in items}
     for item in items:  # the evaluated cases as inference and the official tool see them: case folders, label maps
         label = root / "data" / item["label"]  # datalist paths are relative to its folder
         shutil.copytree(label.parent, tmp_path / "cases" / label.parent.name)

@@ -140,7 +140,8 @@ class BratsMetricsWriter:
         if isinstance(item, dict):
             case = item.get(self.case_key)
             if isinstance(case, str) and case:
-                return case
+                # MONAI's load_decathlon_datalist turns a value naming an existing folder (the case folder) into its path
+                return os.path.basename(case.rstrip("/\\")) or case
             meta = getattr(item.get(self.image_key), "meta", None) or item.get(f"{self.image_key}_meta_dict") or {}
             filename = meta.get("filename_or_obj")
             if filename:

@@ -85,8 +85,8 @@ class BratsOfficialMetricsWriter:
 
     def _case_id(self, item: dict, index: int) -> str:
         case = item.get(self.case_key)
-        if isinstance(case, str) and case:
-            return case
+        if isinstance(case, str) and case:  # a case-folder path after MONAI's datalist loading: its name
+            return os.path.basename(case.rstrip("/\\")) or case
         filename = (getattr(item.get(self.pred_key), "meta", None) or {}).get("filename_or_obj")
         return case_id_from_filename(filename) if filename else f"case_{index:04d}"
 
