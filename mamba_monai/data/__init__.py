@@ -22,6 +22,7 @@ from mamba_monai.data.classification import (
     make_classification_datalist,
 )
 from mamba_monai.data.image_inputs import image_inputs
+from mamba_monai.data.input_checks import check_image_2d, ensure_writable_dir, usable_images
 from mamba_monai.data.image_io import (
     IMAGE_EXTENSIONS,
     LUMA_WEIGHTS,
@@ -48,6 +49,9 @@ __all__ = [
     "channel_statistics",
     "ensure_dataset_stats",
     "image_inputs",
+    "check_image_2d",
+    "ensure_writable_dir",
+    "usable_images",
     "LESION_LAYOUTS",
     "LESION_SPLITS",
     "ensure_lesion_datalist",

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mamba_monai.data.image_io import is_image_file, read_image_2d_info
+from mamba_monai.data.image_io import is_image_file, read_image_2d, read_image_2d_info
 from mamba_monai.data.splits import split_indices
 from mamba_monai.utils.atomic_files import write_json_atomically
 from mamba_monai.utils.listing import listing
@@ -456,6 +456,7 @@ def _check_files(items: list[_Item], check_images: bool, min_size: tuple[int, in
     for item in items:
         try:
             info = read_image_2d_info(item.path)
+            read_image_2d(item.path)  # decoded once, when the datalist is made: truncated files show only here
         except ValueError as error:
             unreadable.append(f"{item.origin}: {error}")
             continue

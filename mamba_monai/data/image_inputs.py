@@ -10,17 +10,30 @@ from monai.data import load_decathlon_datalist
 
 from mamba_monai.data.classification import load_classification_datalist
 from mamba_monai.data.image_io import is_image_file
+from mamba_monai.data.input_checks import DEFAULT_MAX_PIXELS, usable_images
 
 __all__ = ["image_inputs"]
 
 
-def image_inputs(source: str | os.PathLike, datalist_key: str = "testing") -> list[dict]:
+def image_inputs(
+    source: str | os.PathLike,
+    datalist_key: str = "testing",
+    check: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    report_dir: str | os.PathLike | None = None,
+) -> list[dict]:
     """Inference items ``[{"image": path}, ...]`` from one image, a folder (searched recursively) or a JSON datalist.
+
+    Every image is checked before inference starts (:func:`~mamba_monai.data.input_checks.usable_images`): an
+    unreadable, truncated or oversized one is skipped and named, so one bad file never costs the others' predictions.
 
     Args:
         source: an image file (PNG, JPEG, TIFF, BMP, DICOM...), a folder, or a datalist JSON (a classification
             datalist of this package, or a MONAI Decathlon-style datalist); paths in a datalist are relative to it.
         datalist_key: the list of a datalist to use.
+        check: check the images (header, size, full decode).
+        max_pixels: the largest ``height * width`` accepted (``None``: no limit).
+        report_dir: where ``skipped_inputs.csv`` lists skipped images (the run's output folder).
 
     Raises:
         ValueError: the input does not exist, or holds no image (the message names it).
@@ -36,7 +49,7 @@ def image_inputs(source: str | os.PathLike, datalist_key: str = "testing") -> li
         items = [{"image": str(p)} for p in sorted(path.rglob("*")) if p.is_file() and is_image_file(p)]
     if not items:
         raise ValueError(f"inference input '{path}' holds no image files (PNG, JPEG, TIFF, BMP, DICOM...)")
-    return items
+    return usable_images(items, max_pixels, report_dir) if check else items
 
 
 def _datalist_items(path: Path, key: str) -> list[dict]:

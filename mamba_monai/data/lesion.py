@@ -126,6 +126,7 @@ def find_lesion_pairs(
             continue
         try:
             image_info, mask_info = read_image_2d_info(image), read_image_2d_info(mask)
+            read_image_2d(image)  # decoded once, when the datalist is made: truncated files show only here
         except ValueError as error:
             problems.append(str(error))
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,33 @@ def test_multi_gpu_config_runs_with_gloo_on_two_cpu_processes(tmp_path):
         over["dataset_dir"], over["data_list_file_path"], synthetic="ultrasound", n_per_class=4, size=(64, 64)
     )
     run_multi_gpu_on_cpu(CONFIGS, over)
+
+
+def test_inference_skips_bad_images_and_keeps_the_others(trained, tmp_path):
+    """A truncated image and an 8000 x 8000 one are skipped and named; the good images are predicted."""
+    from PIL import Image
+
+    root, _ = trained
+    folder = tmp_path / "in"
+    good = sorted((root / "data").rglob("*.png"))[:3]
+    folder.mkdir()
+    for path in good:
+        shutil.copy(path, folder / path.name)
+    Image.open(good[0]).convert("RGB").save(folder / "cut.jpg")
+    data = (folder / "cut.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[: len(data) // 2])
+    Image.new("L", (8000, 8000)).save(folder / "huge.png")
+    with pytest.warns(UserWarning, match=r"2 of 5 input image\(s\) are skipped"):
+        infer(root, ["inference.json"], output_dir=str(tmp_path / "out"), input=str(folder))
+    with open(tmp_path / "out" / "predictions.csv") as stream:
+        assert sorted(Path(row[0]).name for row in list(csv.reader(stream))[1:]) == sorted(p.name for p in good)
+    skipped = (tmp_path / "out" / "skipped_inputs.csv").read_text()
+    assert "cut.jpg" in skipped and "huge.png" in skipped and "8000 x 8000" in skipped
+
+
+def test_inference_refuses_an_unwritable_output_folder_before_running(trained, tmp_path):
+    root, _ = trained
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(Exception) as err:
+        infer(root, ["inference.json"], output_dir=str(tmp_path / "file" / "out"))
+    assert any("output_dir" in m and "is not a writable folder" in m for m in error_messages(err.value))

@@ -279,3 +279,20 @@ def test_handlers_from_bundle_config(tmp_path, image_files):
     assert evaluator.state.metrics["val_auc"] == pytest.approx(
         np.mean([classification_report(LABELS, probabilities, CLASS_NAMES)["per_class"][n]["auc"] for n in CLASS_NAMES])
     )
+
+
+def test_prediction_csv_keeps_the_rows_made_before_a_failure(tmp_path, image_files):
+    """The table holds the rows so far after every iteration: a run that dies at its second batch keeps the first."""
+    network, calls = tiny_cnn(), []
+
+    def failing_forward(module, inputs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the machine ran out of memory")
+
+    network.register_forward_pre_hook(failing_forward)
+    output = tmp_path / "predictions.csv"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        make_evaluator(image_files, network, [PredictionCSVWriter(output, CLASS_NAMES)]).run()
+    rows = read_csv(output)
+    assert [row[0] for row in rows[1:]] == [item["image"] for item in image_files[:2]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,20 @@ def test_epochs_typed_wrong_names_the_option(bundle):
     assert any("option 'epochs' must be a whole number, got 'abc'" in m for m in chain), chain
     parser["epochs"] = "3"
     assert parser.get_parsed_content("num_epochs", lazy=False) == 3
+
+
+_PARSED_OPTION = re.compile(r"mamba_monai\.utils\.as_(bool|optional|int)\(@(\w+), '(\w+)'")
+
+
+@pytest.mark.parametrize("bundle", sorted(p.parents[1].name for p in BUNDLES.glob("*/configs/train.json")))
+def test_every_parsed_option_exists_and_is_named_as_itself(bundle):
+    """Every boolean / optional / integer option a config parses goes through utils.options with its own name (so
+    the spellings above apply and a bad value names it), and is defined by the bundle."""
+    configs = {p.name: json.loads(p.read_text()) for p in (BUNDLES / bundle / "configs").glob("*.json")}
+    defined = {key for config in configs.values() for key in config}
+    found = [(name, m.group(2), m.group(3)) for name, config in configs.items()
+             for m in _PARSED_OPTION.finditer(json.dumps(config))]  # fmt: skip
+    assert found, "no option is parsed through mamba_monai.utils"
+    for name, reference, label in found:
+        assert reference == label, f"{name}: @{reference} is parsed under the name '{label}'"
+        assert reference in defined, f"{name}: option '{reference}' is not defined in {bundle}/configs"

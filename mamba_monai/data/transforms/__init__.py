@@ -10,7 +10,7 @@ from mamba_monai.data.transforms.brats_regions_to_labels import (
 from mamba_monai.data.transforms.check_brats_image import CheckBratsImage, CheckBratsImaged
 from mamba_monai.data.transforms.load_image_2d import LoadImage2D, LoadImage2Dd
 from mamba_monai.data.transforms.resize_shorter_side import ResizeShorterSide, ResizeShorterSided
-from mamba_monai.data.transforms.source_name import source_name
+from mamba_monai.data.transforms.source_name import source_file, source_name, source_stem
 
 __all__ = [
     "BratsNestedRegions",
@@ -25,5 +25,7 @@ __all__ = [
     "LoadImage2Dd",
     "ResizeShorterSide",
     "ResizeShorterSided",
+    "source_file",
     "source_name",
+    "source_stem",
 ]

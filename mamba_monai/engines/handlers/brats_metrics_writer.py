@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 import ignite.distributed as idist
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from monai.data import decollate_batch
 from monai.utils import string_list_all_gather
 
 from mamba_monai.data.brats import BRATS_NAMINGS
+from mamba_monai.data.transforms.source_name import source_file, source_stem
 from mamba_monai.utils.atomic_files import write_text_atomically
 from mamba_monai.engines.handlers.metric_values import scalar_metrics
 from mamba_monai.metrics.brats import BRATS_REGION_NAMES
+from mamba_monai.engines.handlers.round_writer import RoundWriter
 
 __all__ = ["BratsMetricsWriter", "case_id_from_filename"]
 
-_IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".npy", ".npz", ".dcm", ".png", ".tif",
-                     ".tiff", ".jpg", ".jpeg")
 _MODALITY_SUFFIXES = sorted(
     {suffix for naming in BRATS_NAMINGS.values() for suffix in naming["suffixes"].values()}, key=len, reverse=True
 )
@@ -53,16 +53,11 @@ def case_id_from_filename(filename: str | os.PathLike | Sequence[str]) -> str:
         if not filename:
             raise ValueError("case_id_from_filename: got an empty list of file names")
         filename = filename[0]
-    name = os.path.basename(os.fspath(filename).rstrip("/\\"))
-    lowered = name.lower()
-    for extension in _IMAGE_EXTENSIONS:
-        if lowered.endswith(extension):
-            name = name[: -len(extension)]
-            break
+    name = source_stem(filename, default="")
     return _MODALITY_PATTERN.sub("", name) or name
 
 
-class BratsMetricsWriter:
+class BratsMetricsWriter(RoundWriter):
     """Ignite handler for an evaluator: writes ``metrics_per_case.csv`` and ``metrics_summary.json`` each round.
 
     The values come from ``engine.state.metric_details``, filled by metric handlers with ``save_details=True``
@@ -117,20 +112,10 @@ class BratsMetricsWriter:
         self.save_rank = save_rank
         self._case_ids: list[str] = []
 
-    def attach(self, engine: Engine) -> None:
-        """Register on ``engine`` (an evaluator): collect case ids per iteration, write at the end of each round.
-
-        Args:
-            engine: the evaluator.
-        """
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect_case_ids)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
-
-    def _reset(self, engine: Engine) -> None:
+    def reset(self, engine: Engine) -> None:
         self._case_ids = []
 
-    def _collect_case_ids(self, engine: Engine) -> None:
+    def collect(self, engine: Engine) -> None:
         batch = engine.state.batch
         items = decollate_batch(batch, detach=True) if isinstance(batch, dict) else list(batch or [])
         for item in items:
@@ -142,8 +127,7 @@ class BratsMetricsWriter:
             if isinstance(case, str) and case:
                 # MONAI's load_decathlon_datalist turns a value naming an existing folder (the case folder) into its path
                 return os.path.basename(case.rstrip("/\\")) or case
-            meta = getattr(item.get(self.image_key), "meta", None) or item.get(f"{self.image_key}_meta_dict") or {}
-            filename = meta.get("filename_or_obj")
+            filename = source_file(item, self.image_key)
             if filename:
                 return case_id_from_filename(filename)
         return f"case_{index:04d}"

@@ -14,18 +14,20 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from monai.data import decollate_batch
 
 from mamba_monai.data.transforms import BratsRegionsToLabels
+from mamba_monai.data.transforms.source_name import source_file
 from mamba_monai.engines.handlers.brats_metrics_writer import case_id_from_filename
 from mamba_monai.metrics.brats_folders import BratsFolderResult, write_official_tables
 from mamba_monai.metrics.brats_official import INSTALL_HINT, official_case_metrics, official_evaluator
+from mamba_monai.engines.handlers.round_writer import RoundWriter
 
 __all__ = ["BratsOfficialMetricsWriter"]
 
 
-class BratsOfficialMetricsWriter:
+class BratsOfficialMetricsWriter(RoundWriter):
     """Ignite handler for a BraTS evaluator: writes ``<name>.json`` and ``<name>.csv`` (the tables of
     :func:`~mamba_monai.metrics.brats_folders.write_official_tables`) after each round, one row per case.
 
@@ -67,14 +69,12 @@ class BratsOfficialMetricsWriter:
         except RuntimeError:
             warnings.warn(f"official BraTS metrics are not computed: they need {INSTALL_HINT}", stacklevel=2)
             return
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._score)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
+        super().attach(engine)
 
-    def _reset(self, engine: Engine) -> None:
+    def reset(self, engine: Engine) -> None:
         self._rows = {}
 
-    def _score(self, engine: Engine) -> None:
+    def collect(self, engine: Engine) -> None:
         output = engine.state.output
         items = output if isinstance(output, list) else decollate_batch(output, detach=True)
         for item in items:
@@ -87,9 +87,9 @@ class BratsOfficialMetricsWriter:
         case = item.get(self.case_key)
         if isinstance(case, str) and case:  # a case-folder path after MONAI's datalist loading: its name
             return os.path.basename(case.rstrip("/\\")) or case
-        filename = (getattr(item.get(self.pred_key), "meta", None) or {}).get("filename_or_obj")
+        filename = source_file(item, self.pred_key)
         return case_id_from_filename(filename) if filename else f"case_{index:04d}"
 
-    def _write(self, engine: Engine) -> None:
+    def __call__(self, engine: Engine) -> None:
         result = BratsFolderResult(rows=dict(sorted(self._rows.items())))
         write_official_tables(result, self.output_dir / self.name, {"config": self.config, "coding": "2023"})

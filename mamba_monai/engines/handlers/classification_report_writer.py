@@ -20,13 +20,14 @@ from typing import Any
 import ignite.distributed as idist
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from matplotlib.figure import Figure
 from monai.data import decollate_batch
 from monai.utils import evenly_divisible_all_gather
 
 from mamba_monai.utils.atomic_files import save_figure_atomically, write_text_atomically
 from mamba_monai.metrics.classification import classification_report, scores_to_probabilities, to_jsonable
+from mamba_monai.engines.handlers.round_writer import RoundWriter
 
 __all__ = ["ClassificationReportWriter", "confusion_matrix_figure", "iteration_items"]
 
@@ -120,7 +121,7 @@ def confusion_matrix_figure(counts: Sequence[Sequence[int]] | np.ndarray, class_
     return figure
 
 
-class ClassificationReportWriter:
+class ClassificationReportWriter(RoundWriter):
     """Ignite handler for a classification evaluator: collects each image's class probabilities and label over a
     round and writes, at the end of the round, into ``output_dir``:
 
@@ -196,23 +197,10 @@ class ClassificationReportWriter:
         self._labels: list[int] = []
         self.report: dict[str, Any] | None = None
 
-    def attach(self, engine: Engine) -> None:
-        """Register on ``engine`` (an evaluator): reset at the start of each round, collect each iteration, write at
-        the end of the round. Attaching twice to one engine registers once.
-
-        Args:
-            engine: the evaluator.
-        """
-        if engine.has_event_handler(self, Events.EPOCH_COMPLETED):
-            return
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
-
-    def _reset(self, engine: Engine) -> None:
+    def reset(self, engine: Engine) -> None:
         self._scores, self._labels = [], []
 
-    def _collect(self, engine: Engine) -> None:
+    def collect(self, engine: Engine) -> None:
         num_classes = len(self.class_names)
         for output, batch in iteration_items(engine):
             pred = item_value(self.pred_key, output, batch)

@@ -13,6 +13,7 @@ import torch
 from ignite.engine import Engine, Events
 from PIL import Image
 
+from mamba_monai.data.transforms.source_name import source_file, source_stem
 from mamba_monai.utils.atomic_files import write_bytes_atomically
 
 __all__ = ["LesionMaskWriter"]
@@ -92,10 +93,8 @@ class LesionMaskWriter:
     def write(self, prob: Any, image: Any = None, default_name: str = "image") -> Path:
         """Write one mask from its probability map; ``image`` (a MetaTensor) gives the name and original size."""
         meta = getattr(image, "meta", None) or {}
-        source = meta.get("filename_or_obj")
-        if isinstance(source, (list, tuple)):
-            source = source[0] if source else None
-        stem = Path(str(source)).stem if source else default_name
+        source = source_file(image)
+        stem = source_stem(source, default_name)
         prob = torch.as_tensor(np.asarray(prob.detach().cpu() if isinstance(prob, torch.Tensor) else prob))
         if prob.dim() == 3:
             if prob.shape[0] != 1:

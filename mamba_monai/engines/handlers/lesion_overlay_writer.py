@@ -14,6 +14,7 @@ from ignite.engine import Engine, Events
 from PIL import Image
 from scipy.ndimage import binary_erosion
 
+from mamba_monai.data.transforms.source_name import source_file, source_stem
 from mamba_monai.utils.atomic_files import write_bytes_atomically
 
 __all__ = ["LesionOverlayWriter", "lesion_overlay"]
@@ -138,8 +139,7 @@ class LesionOverlayWriter:
                     f"'{self.pred_key}' (decollated outputs of a MONAI evaluator)"
                 )
             image = item[self.image_key]
-            source = (getattr(image, "meta", None) or {}).get("filename_or_obj")
-            stem = Path(str(source)).stem if source else f"image_{self._count:05d}"
+            stem = source_stem(source_file(image), f"image_{self._count:05d}")
             picture = lesion_overlay(image, item.get(self.label_key), item[self.pred_key], zoom=self.zoom)
             buffer = io.BytesIO()
             Image.fromarray(picture, mode="RGB").save(buffer, format="PNG")

@@ -2,7 +2,8 @@
 
 MONAI's ``ClassificationSaver`` writes the file name and the raw network output (one column per value, no header
 names); a user of a classification bundle wants the predicted class by name and one named probability column per
-class. This handler writes that table, atomically, at the end of the run.
+class. This handler writes that table, atomically, after every iteration (the rows so far: a run that fails later
+keeps the predictions it made) and complete at the end of the run.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ from typing import Any
 import ignite.distributed as idist
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from monai.utils import evenly_divisible_all_gather, string_list_all_gather
 
+from mamba_monai.data.transforms.source_name import source_file
 from mamba_monai.utils.atomic_files import write_text_atomically
 from mamba_monai.engines.handlers.classification_report_writer import item_value, iteration_items
 from mamba_monai.metrics.classification import scores_to_probabilities
+from mamba_monai.engines.handlers.round_writer import RoundWriter
 
 __all__ = ["PredictionCSVWriter"]
 
 
-class PredictionCSVWriter:
+class PredictionCSVWriter(RoundWriter):
     """Ignite handler for an inference evaluator: writes ``output_path``, a CSV table with one row per image and the
     columns ``filename, predicted_class, prob_<class name>...`` (the softmax probabilities, one column per class,
     in ``class_names`` order), at the end of each run (epoch), atomically.
@@ -91,23 +94,10 @@ class PredictionCSVWriter:
         self._filenames: list[str] = []
         self._scores: list[np.ndarray] = []
 
-    def attach(self, engine: Engine) -> None:
-        """Register on ``engine``: reset when a run (epoch) starts, collect each iteration, write when it ends.
-        Attaching twice to one engine registers once.
-
-        Args:
-            engine: the inference evaluator.
-        """
-        if engine.has_event_handler(self, Events.EPOCH_COMPLETED):
-            return
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
-
-    def _reset(self, engine: Engine) -> None:
+    def reset(self, engine: Engine) -> None:
         self._filenames, self._scores = [], []
 
-    def _collect(self, engine: Engine) -> None:
+    def collect(self, engine: Engine) -> None:
         for output, batch in iteration_items(engine):
             pred = item_value(self.pred_key, output, batch)
             if pred is None:
@@ -124,15 +114,14 @@ class PredictionCSVWriter:
                 )
             self._scores.append(scores)
             self._filenames.append(self._filename(output, batch, len(self._filenames)))
+        if idist.get_world_size() == 1:  # the rows so far, so a run that dies later keeps them
+            self._write(self._filenames, np.asarray(self._scores, dtype=np.float64), partial=True)
 
     def _filename(self, output: Any, batch: Any, index: int) -> str:
         for item in (output, batch):
-            meta = getattr(item.get(self.image_key), "meta", None) or item.get(f"{self.image_key}_meta_dict") or {}
-            filename = meta.get("filename_or_obj")
-            if isinstance(filename, (list, tuple)):  # several files stacked into one image: the first names it
-                filename = filename[0] if filename else None
+            filename = source_file(item, self.image_key)
             if filename:
-                return os.fspath(filename)
+                return filename
         return f"image_{index:04d}"
 
     def __call__(self, engine: Engine) -> Path | None:
@@ -146,13 +135,16 @@ class PredictionCSVWriter:
             return None
         if not filenames:
             warnings.warn("PredictionCSVWriter: no images in this run; writing a table with no rows", stacklevel=2)
-        probabilities = scores_to_probabilities(scores.numpy(), self.activation)
-        if filenames and np.all((probabilities == 0) | (probabilities == 1)):
+        return self._write(filenames, scores.numpy(), partial=False)
+
+    def _write(self, filenames: list[str], scores: np.ndarray, partial: bool) -> Path:
+        probabilities = scores_to_probabilities(scores.reshape(-1, len(self.class_names)), self.activation)
+        if not partial and filenames and np.all((probabilities == 0) | (probabilities == 1)):
             warnings.warn(
                 f"PredictionCSVWriter: every '{self.pred_key}' is one-hot (was argmax / AsDiscreted applied before "
                 "this handler?), so are the probability columns; copy the probabilities to another key before "
                 "AsDiscreted and set pred_key to it",
-                stacklevel=2,
+                stacklevel=3,
             )
         stream = io.StringIO()
         writer = csv.writer(stream, lineterminator="\n")

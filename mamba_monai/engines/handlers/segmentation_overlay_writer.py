@@ -10,14 +10,16 @@ from typing import Any
 import ignite.distributed as idist
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from mamba_monai.data.transforms.source_name import source_file
 from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.engines.handlers.brats_metrics_writer import case_id_from_filename
 from mamba_monai.metrics.brats import BRATS_REGION_NAMES
+from mamba_monai.engines.handlers.round_writer import RoundWriter
 
 __all__ = ["SegmentationOverlayWriter"]
 
@@ -26,7 +28,7 @@ _DEFAULT_COLOURS = {"WT": "#2ca02c", "TC": "#d62728", "ET": "#ffdd00"}
 _OTHER_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#e377c2", "#8c564b")
 
 
-class SegmentationOverlayWriter:
+class SegmentationOverlayWriter(RoundWriter):
     """Ignite handler for an evaluator: at the end of each validation round (every ``every_n``-th), writes
     ``<output_dir>/<prefix>_epoch<NNNN>.png``: one slice of the first case of the round, the chosen image channel
     (channel 0 is FLAIR in the BraTS channel order) in grey, with the ground-truth regions (left) and the predicted
@@ -106,23 +108,13 @@ class SegmentationOverlayWriter:
         self.save_rank = save_rank
         self._captured: dict[str, Any] | None = None
 
-    def attach(self, engine: Engine) -> None:
-        """Register on ``engine`` (an evaluator).
-
-        Args:
-            engine: the evaluator.
-        """
-        engine.add_event_handler(Events.EPOCH_STARTED, self._epoch_started)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration_completed)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
-
-    def _epoch_started(self, engine: Engine) -> None:
+    def reset(self, engine: Engine) -> None:
         self._captured = None
 
     def _wanted(self, engine: Engine) -> bool:
         return int(engine.state.epoch) % self.every_n == 0 and idist.get_rank() == self.save_rank
 
-    def _iteration_completed(self, engine: Engine) -> None:
+    def collect(self, engine: Engine) -> None:
         if self._captured is None and self._wanted(engine):
             self._captured = self._capture(engine)
 
@@ -168,8 +160,7 @@ class SegmentationOverlayWriter:
             index = _busiest_slice(pred_masks.any(axis=0), self.slice_axis)
         if index is None:
             index = image.shape[1 + self.slice_axis] // 2
-        meta = getattr(image, "meta", None) or {}
-        filename = meta.get("filename_or_obj")
+        filename = source_file(image)
         return {
             "image": np.take(_to_numpy(image[self.image_channel]), index, axis=self.slice_axis).astype(np.float32),
             "label": np.take(label_masks, index, axis=1 + self.slice_axis),
