@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+from typing import Any
 
 import monailabel
+from fastapi import HTTPException
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.tasks.infer_v2 import InferTask
 from monailabel.interfaces.tasks.strategy import Strategy
@@ -20,6 +23,15 @@ from mamba_monai.label.segmentation_task import BundleSegmentationInferTask
 from mamba_monai.label.train_task import BundleSegmentationTrainTask
 
 __all__ = ["MambaMonaiLabelApp"]
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and its causes, outermost first."""
+    chain: list[BaseException] = []
+    while error is not None and all(error is not seen for seen in chain):
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +98,32 @@ class MambaMonaiLabelApp(MONAILabelApp):
                 trainers[name] = trainer
                 logger.info("+++ trainer %s", name)
         return trainers
+
+    def infer(self, request: dict[str, Any], datastore=None) -> dict[str, Any]:
+        """MONAI Label's inference, with the client's mistakes answered as such: an unknown model or image id is a
+        404, a request for a model file that is not served a 400, an input the bundle cannot read (a corrupt or
+        wrongly shaped upload) a 422 with the bundle's own message, instead of a bare 500."""
+        model = request.get("model")
+        if model not in self._infers:
+            raise HTTPException(404, f"unknown model '{model}'; this app serves: {', '.join(sorted(self._infers))}")
+        image = request.get("image")
+        if isinstance(image, str) and image and not os.path.exists(image):
+            store = datastore or self.datastore()
+            if image not in store.list_images():
+                raise HTTPException(404, f"unknown image '{image}': not an image id of the studies folder, not a file")
+        try:
+            return super().infer(request, datastore)
+        except Exception as error:
+            chain = _chain(error)
+            refused = next((e for e in chain if "is not a servable model" in str(e)), None)
+            if refused is not None:
+                raise HTTPException(400, str(refused)) from error
+            names_input = isinstance(image, str) and bool(image)
+            cause = next((e for e in chain if isinstance(e, (ValueError, EOFError)) or (names_input and image in str(e))),
+                         None)  # fmt: skip
+            if cause is not None:  # the input, not the server, is at fault
+                raise HTTPException(422, f"'{model}' cannot use this input: {cause}") from error
+            raise
 
     def init_strategies(self) -> dict[str, Strategy]:
         return {"random": Random(), "first": First()}

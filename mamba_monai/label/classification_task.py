@@ -13,6 +13,7 @@ from monailabel.tasks.infer.bundle import BundleInferTask
 
 from mamba_monai.label.bundle_config import check_config_keys, read_bundle_config
 from mamba_monai.label.discovery import ServableBundle
+from mamba_monai.label.served_model import ServedModelMixin
 
 __all__ = ["BundleClassificationInferTask", "classification_result", "resolve_class_names"]
 
@@ -79,7 +80,7 @@ def classification_result(probabilities: torch.Tensor, class_names: list[str]) -
     }
 
 
-class BundleClassificationInferTask(BundleInferTask):
+class BundleClassificationInferTask(ServedModelMixin, BundleInferTask):
     """Serve a classification bundle: its ``preprocessing``, ``inferer`` and ``postprocessing``, then the class
     probabilities as JSON (:func:`classification_result`).
 
@@ -109,6 +110,7 @@ class BundleClassificationInferTask(BundleInferTask):
         self.class_names: list[str] = []
         kwargs["add_post_restore"] = False
         super().__init__(str(bundle.path), conf, type=InferType.CLASSIFICATION, **kwargs)
+        self._serve_only_the_model()
         if not self.is_valid():
             raise ValueError(f"bundle '{bundle.name}' ({bundle.path}) cannot be served: models/model.pt is missing")
         check_config_keys(self.bundle_config, bundle, ("preprocessing", "postprocessing", "inferer"))

@@ -14,6 +14,7 @@ from monailabel.tasks.infer.bundle import BundleInferTask
 from mamba_monai.data.brats import BRATS_CODINGS, brats_coding
 from mamba_monai.label.bundle_config import check_config_keys, read_bundle_config
 from mamba_monai.label.discovery import ServableBundle
+from mamba_monai.label.served_model import ServedModelMixin
 
 __all__ = ["BRATS_LABEL_NAMES", "BundleSegmentationInferTask", "segmentation_label_names"]
 
@@ -40,7 +41,7 @@ def segmentation_label_names(parser: ConfigParser) -> dict[str, int] | None:
     return {BRATS_LABEL_NAMES[region]: value for region, value in BRATS_CODINGS[coding].items()}
 
 
-class BundleSegmentationInferTask(BundleInferTask):
+class BundleSegmentationInferTask(ServedModelMixin, BundleInferTask):
     """Serve a segmentation bundle: its ``preprocessing``, ``inferer`` and ``postprocessing`` (minus file writing),
     then MONAI Label's restore step (back to the input's size and affine) and a label-map file as the result.
 
@@ -61,6 +62,7 @@ class BundleSegmentationInferTask(BundleInferTask):
     def __init__(self, bundle: ServableBundle, conf: dict[str, str], **kwargs: Any) -> None:
         self.bundle = bundle
         super().__init__(str(bundle.path), conf, type=InferType.SEGMENTATION, **kwargs)
+        self._serve_only_the_model()
         if not self.is_valid():
             raise ValueError(f"bundle '{bundle.name}' ({bundle.path}) cannot be served: models/model.pt is missing")
         check_config_keys(self.bundle_config, bundle, ("preprocessing", "postprocessing", "inferer"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -66,6 +67,9 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("label")
     for name in ("segmamba_brats", "msmamba_microscopy", "slicemamba_lesion"):
         make_tiny_bundle(name, root / "bundles")
+    models = root / "bundles" / "slicemamba_lesion" / "models"
+    for other in ("supernet.pt", "checkpoint_epoch=3.pt"):  # what a trained search bundle keeps beside model.pt
+        shutil.copyfile(models / "model.pt", models / other)
     studies = make_studies(root / "studies", root / "scratch", labelled=2)
     port = free_port()
     log = root / "server.log"
@@ -180,8 +184,10 @@ def test_infer_2d_segmentation_returns_png_label_map_of_the_input_size(server, t
     network = parser.get_parsed_content("network_def")
     network.load_state_dict(torch.load(bundle / "models" / "model.pt", map_location="cpu"))
     image = parser.get_parsed_content("preprocessing")({"image": str(server["studies"][LESION_STUDY])})["image"]
-    with torch.no_grad():
-        logits = network.eval()(torch.as_tensor(image)[None].float())
+    from mamba_monai.utils.precision import autocast_settings
+
+    with torch.no_grad(), torch.autocast(**autocast_settings("cpu", True)):  # served as inference.json runs: bf16
+        logits = network.eval()(torch.as_tensor(image)[None].float()).float()
     expected = torch.nn.functional.interpolate((logits > 0).float(), size=LESION_SIZE, mode="nearest")[0, 0]
     assert 0.0 < expected.mean() < 1.0  # not a constant map
     np.testing.assert_array_equal(served, expected.numpy().astype(np.uint8))
@@ -231,11 +237,42 @@ def test_infer_uploaded_file(server):
     assert sum(response.json()["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_unknown_model_is_an_error(server):
+def test_unknown_model_is_a_404_naming_the_served_ones(server):
     response = requests.post(
         f"{server['url']}/infer/no_such_bundle", params={"image": MICROSCOPY_STUDY}, timeout=REQUEST_TIMEOUT
     )
-    assert response.status_code >= 400
+    assert response.status_code == 404 and "msmamba_microscopy" in response.json()["detail"]
+
+
+def test_unknown_image_id_is_a_404(server):
+    response = requests.post(
+        f"{server['url']}/infer/msmamba_microscopy", params={"image": "no_such_study"}, timeout=REQUEST_TIMEOUT
+    )
+    assert response.status_code == 404 and "unknown image 'no_such_study'" in response.json()["detail"]
+
+
+def test_corrupt_upload_is_a_422_with_the_bundles_message(server):
+    data = server["studies"][MICROSCOPY_STUDY].read_bytes()
+    response = requests.post(
+        f"{server['url']}/infer/msmamba_microscopy",
+        params={"output": "json"},
+        files={"file": ("scan.png", data[: len(data) // 3], "image/png")},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 422, response.text[:2000]
+    assert "msmamba_microscopy' cannot use this input" in response.json()["detail"]
+
+
+def test_only_the_served_model_is_offered_and_accepted(server):
+    config = server["info"]["models"]["slicemamba_lesion"]["config"]
+    assert config["model_filename"] == ["model.pt"]  # not the supernet, not the periodic checkpoint beside it
+    response = requests.post(
+        f"{server['url']}/infer/slicemamba_lesion",
+        params={"image": LESION_STUDY, "output": "json"},
+        data={"params": '{"model_filename": "supernet.pt"}'},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert response.status_code == 400 and "not a servable model" in response.json()["detail"]
 
 
 def test_train_segmentation_bundle_updates_its_weights(server):
@@ -250,3 +287,5 @@ def test_train_segmentation_bundle_updates_its_weights(server):
     )
     assert response.status_code == 200, response.text[:2000]
     assert model.stat().st_mtime_ns > before, server["log"].read_text()[-5000:]
+    log = server["log"].read_text()
+    assert f"study skipped: '{LESION_STUDY}.jpg' is not a NIfTI volume" in log  # the saved 2D label is left alone

@@ -81,7 +81,8 @@ def make_tiny_bundle(name: str, bundles_dir: Path) -> Path:
 
 def make_studies(studies: Path, scratch: Path, labelled: int = 0) -> dict[str, Path]:
     """Write one 4-channel BraTS NIfTI study, one microscopy PNG and one dermoscopy JPEG study into ``studies``, and ``labelled`` more
-    BraTS studies (32^3) with their label maps where MONAI Label keeps final labels; the first two paths by id."""
+    BraTS studies (32^3) with their label maps where MONAI Label keeps final labels (then the dermoscopy study gets
+    a saved 2D label too); the first paths by id."""
     studies.mkdir(parents=True, exist_ok=True)
     case_folder = write_synthetic_brats(scratch / "brats", n_cases=1, shape=BRATS_SHAPE, four_channel=True)[0]
     brats = studies / f"{BRATS_STUDY}.nii.gz"
@@ -98,6 +99,10 @@ def make_studies(studies: Path, scratch: Path, labelled: int = 0) -> dict[str, P
     write_synthetic_dermoscopy(scratch / "lesions", n_images=1, size=LESION_SIZE)
     lesion = studies / f"{LESION_STUDY}.jpg"
     shutil.copyfile(sorted((scratch / "lesions" / "images").glob("*"))[0], lesion)
+    if labelled:  # a saved 2D label in the same folder: the 3D trainer must leave this study alone
+        mask = sorted((scratch / "lesions").rglob("*"))
+        masks = [m for m in mask if m.is_file() and "mask" in str(m).lower() and m.suffix.lower() == ".png"]
+        shutil.copyfile(masks[0], studies / "labels" / "final" / f"{LESION_STUDY}.png")
     return {BRATS_STUDY: brats, MICROSCOPY_STUDY: png, LESION_STUDY: lesion}
 
 
