@@ -13,6 +13,7 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
+from ignite.engine import Events
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from mamba_monai.engines.checkpoints import _EPOCH, latest_checkpoint
@@ -69,7 +70,34 @@ def resume_handlers(
         state = record.state_dict()
         state["_saved"] = [(_epoch_of(path), Path(path).name)]
         record.load_state_dict(state)
-    return [CheckpointLoader(load_path=path, load_dict=load_dict, map_location=device)]
+    loader = CheckpointLoader(load_path=path, load_dict=load_dict, map_location=device)
+    return [loader, _RecordFromModelMeta(ckpt_dir, load_dict)]
+
+
+class _RecordFromModelMeta:
+    """After the checkpoint is loaded: if ``model_meta.json`` holds a better score for ``model.pt`` than the restored
+    record (the run died after saving the model, before its periodic checkpoint), the record takes that score, so the
+    resumed run must beat the model actually on disk."""
+
+    def __init__(self, ckpt_dir: str | os.PathLike, load_dict: dict) -> None:
+        self.ckpt_dir = ckpt_dir
+        self.records = [value for value in load_dict.values() if isinstance(value, SaverRecord)]
+
+    def attach(self, engine: Any) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Any) -> None:
+        from mamba_monai.utils.model_meta import read_model_meta
+
+        score = read_model_meta(self.ckpt_dir).get("best_model_score")
+        if score is None or not (Path(self.ckpt_dir) / "model.pt").is_file():
+            return
+        for record in self.records:
+            checkpoint = record.saver._key_metric_checkpoint
+            saved = list(checkpoint._saved)
+            if not saved or max(item.priority for item in saved) < score:
+                name = saved[-1].filename if saved else "model.pt"
+                checkpoint._saved = [type(checkpoint).Item(float(score), name)]
 
 
 def _epoch_of(path: str) -> int:

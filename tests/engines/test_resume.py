@@ -84,7 +84,7 @@ def test_resume_loads_the_newest_and_the_saver_prunes_it(tmp_path):
         epoch_level=True, file_prefix="checkpoint",
     )  # fmt: skip
     handlers = resume_handlers("yes", tmp_path, {"model": network, "trainer": trainer}, "cpu", periodic)
-    assert len(handlers) == 1 and isinstance(handlers[0], CheckpointLoader)
+    assert len(handlers) == 2 and isinstance(handlers[0], CheckpointLoader)
     assert handlers[0].load_path.endswith("checkpoint_checkpoint_epoch=3.pt")
     for handler in handlers + [periodic]:
         handler.attach(trainer)
@@ -103,7 +103,7 @@ def test_checkpoint_handlers_order_and_rank(tmp_path, save):
     periodic, final = _periodic(tmp_path, network), object()
     handlers = checkpoint_handlers("true", tmp_path, {"model": network}, periodic, final_savers=[final], save=save)
     assert isinstance(handlers[0], CheckpointLoader)
-    assert handlers[1:] == ([periodic, final] if save else []), "non-saving ranks must attach no saver"
+    assert handlers[2:] == ([periodic, final] if save else []), "non-saving ranks must attach no saver"
 
 
 def test_checkpoint_handlers_without_resume_only_save(tmp_path):
@@ -111,3 +111,27 @@ def test_checkpoint_handlers_without_resume_only_save(tmp_path):
     torch.save({"model": network.state_dict()}, tmp_path / "checkpoint_checkpoint_epoch=2.pt")
     periodic = _periodic(tmp_path, network)
     assert checkpoint_handlers("false", tmp_path, {"model": network}, periodic) == [periodic]
+
+
+def test_a_model_saved_after_the_last_checkpoint_still_has_to_be_beaten(tmp_path):
+    """Killed between saving model.pt (0.33, noted in model_meta.json) and the periodic checkpoint (whose record says
+    0.25): the resumed run must not replace model.pt with a 0.30."""
+    from mamba_monai.bundle import ModelMetaWriter
+
+    network = torch.nn.Linear(1, 1, bias=False)
+    first = _best_saver(tmp_path, network)
+    _evaluate(network, first, score=0.25, weight=1.0)
+    stale_record = SaverRecord(first).state_dict()  # what the last periodic checkpoint holds
+    _evaluate(network, first, score=0.33, weight=2.0)  # model.pt improves, then the process dies
+    ModelMetaWriter(tmp_path, {}, saver=first)(None)
+
+    resumed = _best_saver(tmp_path, network)
+    trainer = Engine(lambda engine, batch: None)
+    load = {"model": network, "best_model_record": SaverRecord(resumed)}
+    checkpoint = {"model": network.state_dict(), "best_model_record": stale_record}
+    torch.save(checkpoint, tmp_path / "checkpoint_checkpoint_epoch=1.pt")
+    for handler in resume_handlers("true", tmp_path, load, "cpu"):
+        handler.attach(trainer)
+    trainer.run([0], max_epochs=1)
+    _evaluate(network, resumed, score=0.30, weight=3.0)
+    assert _saved_weight(tmp_path) == 2.0, "a resumed run replaced a better model.pt saved after its checkpoint"
