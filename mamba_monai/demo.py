@@ -46,6 +46,34 @@ def find_bundle(name: str, bundle_root: str | os.PathLike | None = None) -> Path
     return root
 
 
+def run_bundle_workflow(root: Path, files: list[str], workflow_type: str, **overrides) -> float:
+    """Run one workflow of the bundle at ``root`` (initialize, run, finalize) with MONAI's ``ConfigWorkflow``, as
+    ``python -m monai.bundle run`` does; returns the seconds it took.
+
+    Args:
+        root: the bundle folder.
+        files: config files in ``configs/``, merged in order.
+        workflow_type: ``"train"``, ``"eval"`` or ``"infer"``.
+        overrides: config overrides.
+    """
+    from monai.bundle import ConfigWorkflow
+
+    configs = root / "configs"
+    start = time.perf_counter()
+    workflow = ConfigWorkflow(
+        config_file=[str(configs / f) for f in files],
+        meta_file=str(configs / "metadata.json"),
+        logging_file=str(configs / "logging.conf"),
+        workflow_type=workflow_type,
+        bundle_root=str(root),
+        **overrides,
+    )
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
+    return time.perf_counter() - start
+
+
 def run_demo(name: str, bundle_root: str | os.PathLike | None = None, **overrides) -> dict[str, float]:
     """Run the demo workflows of bundle ``name`` and return the seconds each took.
 
@@ -54,27 +82,12 @@ def run_demo(name: str, bundle_root: str | os.PathLike | None = None, **override
         bundle_root: bundle folder (default: ``bundles/<name>`` of the source checkout).
         overrides: config overrides applied to every workflow (e.g. ``epochs=5``).
     """
-    from monai.bundle import ConfigWorkflow
-
     if name not in DEMOS:
         raise ValueError(f"no demo for '{name}'; demos exist for: {', '.join(sorted(DEMOS))}")
     root = find_bundle(name, bundle_root)
-    configs = root / "configs"
     times = {}
     for label, files, workflow_type, extra in DEMOS[name]:
         print(f"\n=== {name}: {label} ({' + '.join(files)}) ===", flush=True)
-        start = time.perf_counter()
-        workflow = ConfigWorkflow(
-            config_file=[str(configs / f) for f in files],
-            meta_file=str(configs / "metadata.json"),
-            logging_file=str(configs / "logging.conf"),
-            workflow_type=workflow_type,
-            bundle_root=str(root),
-            **{**extra, **overrides},
-        )
-        workflow.initialize()
-        workflow.run()
-        workflow.finalize()
-        times[label] = time.perf_counter() - start
+        times[label] = run_bundle_workflow(root, files, workflow_type, **{**extra, **overrides})
         print(f"=== {label} took {times[label]:.0f} s ===", flush=True)
     return times

@@ -28,13 +28,11 @@ import statistics
 import sys
 import time
 
+from bench_common import load_note, log, low_precision, parse_list
+
 NETS = {"medmamba_t": "MedMamba-T", "seresnext50": "SE-ResNeXt-50"}
 PRECISIONS = ("fp32", "bf16")
 TASKS = ("infer", "train")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def build_net(name: str, classes: int):
@@ -47,16 +45,6 @@ def build_net(name: str, classes: int):
     return SEResNext50(spatial_dims=2, in_channels=3, num_classes=classes)
 
 
-def autocast(precision: str, device):
-    import contextlib
-
-    import torch
-
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16)
-
-
 def make_calls(net, precision: str, image, label, device):
     """(infer, train_step) closures for one network and precision."""
     import torch
@@ -65,7 +53,7 @@ def make_calls(net, precision: str, image, label, device):
 
     def infer():
         net.eval()
-        with torch.no_grad(), autocast(precision, device):
+        with torch.no_grad(), low_precision(precision, device):
             net(image)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -73,7 +61,7 @@ def make_calls(net, precision: str, image, label, device):
     def train_step():
         net.train()
         optimizer.zero_grad(set_to_none=True)
-        with autocast(precision, device):
+        with low_precision(precision, device):
             logits = net(image)
         torch.nn.functional.cross_entropy(logits.float(), label).backward()
         optimizer.step()
@@ -151,20 +139,9 @@ def print_table(report: dict, args: argparse.Namespace) -> None:
             a, b = med.get(f"{n}/fp32/{task}"), med.get(f"{n}/bf16/{task}")
             if a and b:
                 print(f"  {label}: {NETS[n]} fp32 / bf16 (bf16 speed-up) = {a / b:.2f}x")
-    loads = report["loadavg_1min"]
-    if max(loads) > 1.0:
-        print(
-            f"note: 1-min load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores: other processes "
-            "shared the CPUs; the cases were interleaved so the ratios are fairer than the absolute times"
-        )
-
-
-def parse_list(parser, text: str, choices, option: str) -> list[str]:
-    names = [s.strip().lower() for s in text.split(",") if s.strip()]
-    unknown = [n for n in names if n not in choices]
-    if unknown or not names:
-        parser.error(f"{option}: unknown {unknown or text!r}; choose from {', '.join(choices)}")
-    return list(dict.fromkeys(names))
+    note = load_note(report["loadavg_1min"])
+    if note:
+        print(note)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

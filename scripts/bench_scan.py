@@ -42,6 +42,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import log  # noqa: E402
+
 BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
 IMPLS = ("compiled", "reference", "chunked")
 MODES = ("fwd", "fwdbwd")
@@ -78,10 +81,6 @@ SHAPES = {
     "2d_n1": Shape("2d_n1", 2, 4 * 192, 1, 56 * 56, 4, "u (2, 4*192, 56*56), B/C (2, 4, 1, 3136)"),
     "3d": Shape("3d", 1, 3 * 384, 16, 16**3, 3, "u (1, 3*384, 16^3), B/C (1, 3, 16, 4096)"),
 }
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -56,11 +56,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import log, low_precision, parse_list, synchronize  # noqa: E402
+
 # small helpers of the scan benchmark (importing it has no side effects)
 from bench_scan import (  # noqa: E402
     fmt_num,
     fmt_time,
-    log,
     prepare_compiled_kernel,
     ratio,
     read_status_kb,
@@ -126,24 +127,6 @@ def count_windows(volume: tuple[int, ...], roi: int, overlap: float) -> int:
     return total
 
 
-def precision_context(spec: dict, device):
-    """``torch.autocast`` for the case's precision: bf16 on CPU, fp16 on CUDA ("bf16" means "the low precision")."""
-    import contextlib
-
-    import torch
-
-    if spec.get("precision", "fp32") == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16)
-
-
-def synchronize(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def make_infer_call(net, spec: dict, device):
     """(warm-up, call): a forward of a small patch, and one sliding-window inference over a random volume."""
     import torch
@@ -158,7 +141,7 @@ def make_infer_call(net, spec: dict, device):
     net.eval()
 
     def counting_net(window):
-        with precision_context(spec, device):
+        with low_precision(spec.get("precision", "fp32"), device):
             out = net(window)
         out = out.float()  # the sliding window blends in float32, as mamba_monai.engines.AutocastInferer does
         state["done"] += 1
@@ -169,7 +152,7 @@ def make_infer_call(net, spec: dict, device):
         return out
 
     def warmup():
-        with torch.no_grad(), precision_context(spec, device):
+        with torch.no_grad(), low_precision(spec.get("precision", "fp32"), device):
             net(torch.randn(1, 4, *(WARMUP_PATCH,) * 3, device=device))
 
     def call():
@@ -199,7 +182,7 @@ def make_train_call(net, spec: dict, device):
     def step(image, label, verbose: bool):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        with precision_context(spec, device):  # autocast the forward only; no gradient scaler for bf16 on CPU
+        with low_precision(spec.get("precision", "fp32"), device):  # autocast the forward only; no gradient scaler for bf16 on CPU
             pred = net(image)
         loss = loss_fn(pred.float(), label)
         synchronize(device)
@@ -622,7 +605,7 @@ def print_notes(report: dict) -> None:
             f"GPU note: ran on CPU ({reason}; SegMamba scan backend: {', '.join(sorted(backends)) or '-'}). Where "
             "torch.cuda.is_available(), --device auto (the default) runs on the GPU and reports memory as "
             "torch.cuda.max_memory_allocated() above the level before the call; SegMamba's scan then uses mamba-ssm's "
-            "CUDA kernel if installed (pip install 'mamba-monai[cuda]'), else the slow reference scan with a warning."
+            "CUDA kernel when it imports, else the Triton kernel, else the chunked scan, with a warning (see README)."
         )
 
 
@@ -634,14 +617,6 @@ def parse_triple(text: str) -> tuple[int, int, int]:
     if len(values) != 3 or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected three positive integers like 240,240,155, got {text!r}")
     return values
-
-
-def parse_list(parser, text: str, choices, option: str) -> list[str]:
-    names = [s.strip().lower() for s in text.split(",") if s.strip()]
-    unknown = [n for n in names if n not in choices]
-    if unknown or not names:
-        parser.error(f"{option}: unknown {unknown or text!r}; choose from {', '.join(choices)}")
-    return list(dict.fromkeys(names))
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -24,31 +24,13 @@ import argparse
 import csv
 import json
 import sys
-import time
 from pathlib import Path
+
+from mamba_monai.demo import run_bundle_workflow as run_workflow
 
 MAX_METRIC_SHIFT = 0.005
 MIN_CLASS_AGREEMENT = 0.99
 MIN_REGION_DICE = 0.99
-
-
-def run_workflow(root: Path, files: list[str], workflow_type: str, **overrides) -> float:
-    from monai.bundle import ConfigWorkflow
-
-    configs = root / "configs"
-    start = time.perf_counter()
-    workflow = ConfigWorkflow(
-        config_file=[str(configs / f) for f in files],
-        meta_file=str(configs / "metadata.json"),
-        logging_file=str(configs / "logging.conf"),
-        workflow_type=workflow_type,
-        bundle_root=str(root),
-        **overrides,
-    )
-    workflow.initialize()
-    workflow.run()
-    workflow.finalize()
-    return time.perf_counter() - start
 
 
 def read_predictions(path: Path) -> dict[str, str]:

@@ -8,7 +8,9 @@
 // B and C are copied once per call to time-major (batch, groups, len, dstate), so a step's B_t, C_t are contiguous
 // and shared by every channel block of the group.
 //
-// Work is split over (batch, channel block) with at::parallel_for (OpenMP: build with -fopenmp). A block holds
+// Work is split over (batch, channel block) tasks, handed out one at a time to at::get_num_threads() OpenMP threads
+// (for_each_task: dynamic scheduling, so a thread the OS deschedules, e.g. on a machine shared with other jobs, delays
+// only the task it holds instead of a fixed half of the work; build with -fopenmp). A block holds
 // kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
 // direction the compiler vectorises. Time is walked once, in tiles of kChunk steps that are transposed into
 // [step][lane] buffers. The state lives in a small [dstate][lane] array that stays in L1.
@@ -32,6 +34,14 @@ namespace {
 
 constexpr int64_t kLanes = 16;  // channels per block: one AVX-512 register of floats
 constexpr int64_t kChunk = 64;  // time steps per tile and between backward checkpoints
+
+// Run body(task) for every task in [0, n): one task at a time per thread, taken in order as threads free up.
+template <typename Body>
+void for_each_task(int64_t n, const Body& body) {
+  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n)));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int64_t task = 0; task < n; ++task) body(task);
+}
 
 inline float bits_to_float(int32_t i) {
   float f;
@@ -544,9 +554,7 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     scalar_t* last_ptr = last_state.data_ptr<scalar_t>();
     scalar_t* ckpt_ptr = save_checkpoints ? checkpoints.data_ptr<scalar_t>() : nullptr;
-    at::parallel_for(0, p.n_tasks(), 1, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) forward_block(p, block_of(p, task), out_ptr, last_ptr, ckpt_ptr);
-    });
+    for_each_task(p.n_tasks(), [&](int64_t task) { forward_block(p, block_of(p, task), out_ptr, last_ptr, ckpt_ptr); });
   });
   return {out.to(u_in.scalar_type()), last_state, checkpoints};
 }
@@ -593,9 +601,7 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
                       dC.data_ptr<scalar_t>()};
     const scalar_t* dout_ptr = dout.data_ptr<scalar_t>();
     const scalar_t* ckpt_ptr = checkpoints.data_ptr<scalar_t>();
-    at::parallel_for(0, p.n_tasks(), 1, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g);
-    });
+    for_each_task(p.n_tasks(), [&](int64_t task) { backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g); });
   });
   auto empty = [&] { return torch::empty({0}, u_in.options()); };  // a new one each time: outputs may not alias
   return {du.to(u_in.scalar_type()),
@@ -614,6 +620,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "mamba-monai selective scan CPU kernel";
   m.def("fwd", &selective_scan_fwd, "selective scan forward (CPU)");
   m.def("bwd", &selective_scan_bwd, "selective scan backward (CPU)");
-  m.def("threads", [] { return at::get_num_threads(); }, "threads used by at::parallel_for");
+  m.def("threads", [] { return at::get_num_threads(); }, "threads the kernel uses (at::get_num_threads())");
   m.def("chunk_size", [] { return kChunk; }, "time steps between backward checkpoints");
 }
