@@ -47,9 +47,11 @@ class MambaMonaiCLI:
         from mamba_monai.ops.backends import BACKEND_ENV, requested_backend
         from mamba_monai.ops.compiled import kernel_unavailable_reason
         from mamba_monai.ops.cuda import mamba_ssm_unavailable_reason
+        from mamba_monai.ops.triton_scan import triton_unavailable_reason
 
         compiled = kernel_unavailable_reason()
         cuda = torch.cuda.is_available()
+        triton = triton_unavailable_reason(torch.device("cuda"))  # None when Triton imports
         report = {
             "mamba_monai": mamba_monai.__version__,
             "torch": torch.__version__,
@@ -58,6 +60,7 @@ class MambaMonaiCLI:
             BACKEND_ENV: requested_backend(),
             "compiled_cpu_kernel": "available" if compiled is None else compiled,
             "mamba_ssm_cuda_kernel": (mamba_ssm_unavailable_reason() or "available") if cuda else "no CUDA device",
+            "triton_cuda_kernels": triton or ("available" if cuda else "Triton installed; no CUDA device to run on"),
         }
         for key, value in report.items():
             print(f"{key:26s} {value}")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Benchmark the CPU selective scan: compiled C++ kernel vs. the pure-PyTorch reference, against lower bounds.
+"""Benchmark the selective scan: on CPU the compiled C++ kernel vs. the pure-PyTorch reference, against lower bounds;
+with ``--device cuda`` every backend that runs on the GPU (``scripts/bench_scan_cuda.py``, described there).
 
 For each shape this prints, in one run:
 
@@ -26,7 +27,7 @@ Examples::
     python scripts/bench_scan.py                                   # everything (several minutes)
     python scripts/bench_scan.py --shapes 2d --skip-reference      # compiled kernel and bounds only
     python scripts/bench_scan.py --threads 1 --json /tmp/scan.json
-    python scripts/bench_scan.py --device cuda                     # on a GPU: mamba_ssm, triton, chunked, reference
+    python scripts/bench_scan.py --device cuda                     # mamba_ssm, triton, chunked, reference on a GPU
 """
 
 from __future__ import annotations
@@ -460,12 +461,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     parser.add_argument("--json", metavar="PATH", help="also write all numbers as JSON to PATH")
-    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one case in a fresh process
     parser.add_argument(
-        "--device", choices=("cpu", "cuda"), default="cpu",
-        help="cuda: mamba_ssm, triton, chunked and reference on the GPU (scripts/bench_scan_cuda.py)",
-    )  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true", help="with --device cuda: list the cases and exit")
+        "--device", choices=("cpu", "cuda"), default="cpu", help="cpu (default) or cuda: time the GPU backends"
+    )
+    parser.add_argument("--cuda-device", default="cuda", help="with --device cuda: which GPU (default: cuda)")
+    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one case in a fresh process
     args = parser.parse_args(argv)
     names = [s.strip() for s in args.shapes.split(",") if s.strip()]
     unknown = [s for s in names if s not in SHAPES]
@@ -552,16 +552,32 @@ def to_json(report: dict) -> dict:
     return out
 
 
+def cuda_main(args: argparse.Namespace) -> int:
+    """``--device cuda``: time the GPU backends (``bench_scan_cuda.py``, beside this script)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print("bench_scan: --device cuda, but torch sees no CUDA device (torch.cuda.is_available() is False)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_scan_cuda import print_cuda_table, run_cuda_benchmark
+
+    report = run_cuda_benchmark(args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        log(f"wrote {args.json}")
+    print_cuda_table(report)
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.device == "cuda":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from bench_scan_cuda import run_cuda
-
-        return run_cuda(args, SHAPES, make_inputs)
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0
+    if args.device == "cuda":
+        return cuda_main(args)
     report = run_benchmark(args)
     report["targets"] = evaluate_targets(report["results"])
     if args.json:

@@ -1,69 +1,97 @@
-"""GPU part of ``scripts/bench_scan.py`` (``--device cuda``): mamba-ssm's kernel (when it imports), the Triton kernel,
-the chunked scan and the reference on CUDA tensors, forward and forward+backward, with peak memory and ratios.
+"""The GPU half of ``scripts/bench_scan.py`` (``--device cuda``): every scan backend that runs on a CUDA device.
 
-Timing: ``torch.cuda.synchronize()`` around each call, median of ``--repeats`` calls after ``--warmup`` calls (the
-first Triton call compiles its kernels; warm-up hides it). Peak memory: ``torch.cuda.max_memory_allocated()`` during
-the call minus the memory allocated before it (the inputs). The project has not measured these figures on a GPU yet.
+For each shape of ``bench_scan.SHAPES`` and each backend that can run here (``mamba_ssm`` when ``selective_scan_cuda``
+imports, ``triton`` when Triton imports, ``chunked``, and the pure-PyTorch ``reference`` unless skipped), in one
+process on ``--cuda-device``:
+
+* forward (no autograd) and forward+backward wall time: median of ``--repeats`` calls after warm-up (the first call
+  also compiles the Triton kernels), each call between two ``torch.cuda.synchronize()``;
+* peak extra memory: ``torch.cuda.max_memory_allocated()`` during one call, minus the memory allocated before it;
+* agreement: largest relative error (max |x - x_ref| / max |x_ref|) of the output and of every gradient against the
+  first backend of ``reference, chunked`` that runs (the reference at these shapes takes seconds per call);
+* ratios: reference time / backend time, and backend time / mamba_ssm time when mamba_ssm runs.
+
+No number printed by this script has been measured by the project: no GPU was available when it was written.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 
-MODES = ("fwd", "fwdbwd")
+from bench_scan import BACKEND_ENV, MB, MODES, SHAPES, fmt_num, fmt_time, make_inputs, ratio
+
+CUDA_IMPLS = ("mamba_ssm", "triton", "chunked", "reference")
+BASELINES = ("reference", "chunked")  # the first of these that runs is the agreement baseline
 
 
-def gpu_impls(skip_reference: bool) -> list[tuple[str, str | None]]:
-    """``(implementation, why it is skipped or None)`` in the order they are timed."""
-    from mamba_monai.ops.backends import triton_unavailable_reason
+def available_impls(device, skip_reference: bool) -> tuple[list[str], dict[str, str]]:
+    """The backends to time on ``device`` (in :data:`CUDA_IMPLS` order) and, for the others, why they are left out."""
     from mamba_monai.ops.cuda import mamba_ssm_unavailable_reason
+    from mamba_monai.ops.triton_scan import triton_unavailable_reason
 
-    import torch
-
-    device = torch.device("cuda")
-    impls = [("mamba_ssm", mamba_ssm_unavailable_reason()), ("triton", triton_unavailable_reason(device)),
-             ("chunked", None)]  # fmt: skip
-    if not skip_reference:
-        impls.append(("reference", None))
-    return impls
+    reasons = {"mamba_ssm": mamba_ssm_unavailable_reason(), "triton": triton_unavailable_reason(device)}
+    if skip_reference:
+        reasons["reference"] = "--skip-reference"
+    impls = [impl for impl in CUDA_IMPLS if reasons.get(impl) is None]
+    return impls, {impl: reason for impl, reason in reasons.items() if reason is not None}
 
 
-def plan(shape_names: list[str], skip_reference: bool) -> list[tuple[str, str, str]]:
-    """The ``(shape, implementation, mode)`` cases of a GPU run, without touching a GPU (mamba-ssm and Triton are
-    included; a case whose backend cannot run is reported as skipped at run time)."""
-    impls = ["mamba_ssm", "triton", "chunked"] + ([] if skip_reference else ["reference"])
+def build_plan(shape_names: list[str], impls: list[str]) -> list[tuple[str, str, str]]:
+    """Cases to measure, in order: (shape, impl, mode) for every shape, backend and mode."""
     return [(shape, impl, mode) for shape in shape_names for impl in impls for mode in MODES]
 
 
-def _time_case(shape, impl: str, mode: str, repeats: int, warmup: int, make_inputs, seed: int) -> dict:
+def cuda_call(impl: str, mode: str, inputs: dict):
+    """A zero-argument function running one forward (no autograd) or one forward+backward; returns the output."""
     import torch
 
     from mamba_monai.ops import selective_scan_fn, selective_scan_ref
 
-    inputs = {k: v.detach().cuda().requires_grad_(mode == "fwdbwd") for k, v in make_inputs(shape, False, seed).items()}
     if impl == "reference":
         fn = selective_scan_ref
     else:
-        os.environ["MAMBA_MONAI_SCAN_BACKEND"] = impl
         fn = selective_scan_fn
-    grad_out = torch.randn_like(inputs["u"])
+        os.environ[BACKEND_ENV] = impl  # read by selective_scan_fn at every call
+    if mode == "fwd":
 
-    def call():
-        if mode == "fwd":
+        def forward():
             with torch.no_grad():
-                fn(**inputs, delta_softplus=True)
-        else:
-            for t in inputs.values():
-                t.grad = None
-            fn(**inputs, delta_softplus=True).backward(grad_out)
+                return fn(**inputs, delta_softplus=True)
 
-    for _ in range(max(1, warmup)):
-        call()
+        return forward
+    # the same gradient for every backend: the agreement check compares their gradients
+    u = inputs["u"]
+    grad_out = torch.randn(u.shape, generator=torch.Generator().manual_seed(1), dtype=u.dtype).to(u.device)
+
+    def forward_backward():
+        for t in inputs.values():
+            t.grad = None
+        out = fn(**inputs, delta_softplus=True)
+        out.backward(grad_out)
+        return out
+
+    return forward_backward
+
+
+def measure(call, inputs: dict, warmup: int, repeats: int) -> dict:
+    """Peak extra memory of one call (gradients included), then the median time of ``repeats`` calls after ``warmup``
+    more."""
+    import torch
+
+    call()  # first call: Triton compiles its kernels, mamba-ssm and cuBLAS initialise
+    for t in inputs.values():
+        t.grad = None  # the measured call allocates the gradients again
     torch.cuda.synchronize()
-    before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    call()
+    torch.cuda.synchronize()
+    peak_extra_mb = (torch.cuda.max_memory_allocated() - before) / MB
+    for _ in range(warmup):
+        call()
     times = []
     for _ in range(repeats):
         torch.cuda.synchronize()
@@ -71,40 +99,98 @@ def _time_case(shape, impl: str, mode: str, repeats: int, warmup: int, make_inpu
         call()
         torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    peak_mb = (torch.cuda.max_memory_allocated() - before) / 2**20
-    return {"median_s": statistics.median(times), "peak_extra_mb": peak_mb}
+    return {"median_s": statistics.median(times), "times_s": times, "peak_extra_mb": peak_extra_mb}
 
 
-def run_cuda(args, shapes: dict, make_inputs) -> int:
-    """Time every case of :func:`plan` on the current CUDA device and print a table; 2 when there is no GPU."""
+def results_of(impl: str, inputs: dict) -> dict:
+    """Output and every gradient of one forward+backward with ``impl`` (for the agreement check), on the device."""
+    out = cuda_call(impl, "fwdbwd", inputs)()
+    found = {"out": out.detach()}
+    found.update({f"d{name}": t.grad.detach().clone() for name, t in inputs.items()})
+    return found
+
+
+def largest_rel_err(got: dict, want: dict) -> float:
+    """Largest relative error over the entries of ``want`` (output and gradients)."""
+    worst = 0.0
+    for name, ref in want.items():
+        ref64, got64 = ref.double(), got[name].double()
+        scale = ref64.abs().max().clamp_min(1e-12)
+        worst = max(worst, ((got64 - ref64).abs().max() / scale).item())
+    return worst
+
+
+def run_cuda_benchmark(args) -> dict:
+    """Measure every case of the plan on ``args.cuda_device``; a failing case is recorded and the others still run."""
     import torch
 
-    if args.dry_run:
-        for case in plan(args.shape_names, args.skip_reference):
-            print(" ".join(case))
-        return 0
-    if not torch.cuda.is_available():
-        print("bench_scan.py --device cuda: no CUDA device is visible to PyTorch (torch.cuda.is_available() is False)")
-        return 2
-    skipped = dict(gpu_impls(args.skip_reference))
-    print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}")
-    results: dict[tuple[str, str, str], dict] = {}
-    for shape_name, impl, mode in plan(args.shape_names, args.skip_reference):
-        if not skipped.get(impl):
-            repeats = args.ref_repeats if impl == "reference" else args.repeats
-            results[shape_name, impl, mode] = _time_case(
-                shapes[shape_name], impl, mode, repeats, args.warmup, make_inputs, args.seed
-            )
-    print(f"{'shape':8}{'impl':11}{'mode':8}{'median':>12}{'peak MB':>10}{'x ref':>8}{'x mamba_ssm':>13}")
-    for shape_name, impl, mode in plan(args.shape_names, args.skip_reference):
-        if skipped.get(impl):
-            print(f"{shape_name:8}{impl:11}{mode:8}  skipped: {skipped[impl]}")
-            continue
-        result = results[shape_name, impl, mode]
-        ref = results.get((shape_name, "reference", mode), {}).get("median_s")
-        fast = results.get((shape_name, "mamba_ssm", mode), {}).get("median_s")
-        x_ref = f"{ref / result['median_s']:.1f}" if ref else "-"
-        x_fast = f"{fast / result['median_s']:.2f}" if fast else "-"
-        print(f"{shape_name:8}{impl:11}{mode:8}{result['median_s'] * 1e3:>10.2f}ms{result['peak_extra_mb']:>10.1f}"
-              f"{x_ref:>8}{x_fast:>13}")  # fmt: skip
-    return 0
+    device = torch.device(args.cuda_device)
+    torch.cuda.set_device(device)
+    impls, left_out = available_impls(device, args.skip_reference)
+    for impl, reason in left_out.items():
+        print(f"not timed: {impl}: {reason}", file=sys.stderr, flush=True)
+    results: dict = {}
+    found: dict = {}  # (shape, impl) -> output and gradients of one forward+backward, on the CPU
+    for shape_name, impl, mode in build_plan(args.shape_names, impls):
+        shape = SHAPES[shape_name]
+        inputs = {
+            k: v.detach().to(device).requires_grad_(mode == "fwdbwd")
+            for k, v in make_inputs(shape, False, seed=args.seed).items()
+        }
+        slow = impl == "reference"
+        print(f"[{shape_name}] {impl} {mode} ...", file=sys.stderr, flush=True)
+        case = results.setdefault(shape_name, {}).setdefault(impl, {})
+        try:
+            call = cuda_call(impl, mode, inputs)
+            case[mode] = measure(call, inputs, 0 if slow else args.warmup, args.ref_repeats if slow else args.repeats)
+            if mode == "fwdbwd":
+                found[shape_name, impl] = {k: v.cpu() for k, v in results_of(impl, inputs).items()}
+        except Exception as exc:  # out of memory, a kernel that does not compile...: report it, go on
+            case[mode] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        del inputs
+        torch.cuda.empty_cache()
+    for shape_name in args.shape_names:
+        baseline = next((b for b in BASELINES if (shape_name, b) in found), None)
+        for impl in impls:
+            if baseline is not None and impl != baseline and (shape_name, impl) in found:
+                err = largest_rel_err(found[shape_name, impl], found[shape_name, baseline])
+                results[shape_name][impl]["rel_err"] = {"against": baseline, "value": err}
+    machine = {
+        "gpu": torch.cuda.get_device_name(device),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "not_timed": left_out,
+    }
+    return {"machine": machine, "impls": impls, "results": results}
+
+
+def cuda_value(report: dict, shape: str, impl: str, mode: str, key: str = "median_s"):
+    return report["results"].get(shape, {}).get(impl, {}).get(mode, {}).get(key)
+
+
+def print_cuda_table(report: dict) -> None:
+    impls = report["impls"]
+    machine = report["machine"]
+    print(f"\nGPU: {machine['gpu']}, torch {machine['torch']}, CUDA {machine['cuda']}")
+    for impl, reason in machine["not_timed"].items():
+        print(f"  not timed: {impl} ({reason})")
+    for shape_name, by_impl in report["results"].items():
+        shape = SHAPES[shape_name]
+        print(f"\n[{shape_name}] {shape.description}, D={shape.dim}, N={shape.dstate}")
+        print(f"  {'backend':<11}{'mode':<8}{'time':>11}{'peak mem':>11}{'ref/x':>9}{'x/mamba_ssm':>13}{'rel err':>16}")
+        for impl in impls:
+            for mode in MODES:
+                case = by_impl.get(impl, {}).get(mode, {})
+                if "error" in case:
+                    print(f"  {impl:<11}{mode:<8}  failed: {case['error']}")
+                    continue
+                t = case.get("median_s")
+                speedup = ratio(cuda_value(report, shape_name, "reference", mode), t)
+                vs_mamba = ratio(t, cuda_value(report, shape_name, "mamba_ssm", mode))
+                err = by_impl.get(impl, {}).get("rel_err") if mode == "fwdbwd" else None
+                shown_err = "-" if err is None else f"{err['value']:.1e} ({err['against'][:3]})"
+                print(
+                    f"  {impl:<11}{mode:<8}{fmt_time(t):>11}{fmt_num(case.get('peak_extra_mb'), '.0f', ' MB'):>11}"
+                    f"{fmt_num(speedup, '.1f', 'x'):>9}{fmt_num(vs_mamba, '.2f', 'x'):>13}{shown_err:>16}"
+                )
+    print("\nrel err: largest relative error of the output and every gradient against (ref)erence or (chu)nked")

@@ -37,6 +37,7 @@ def test_info_reports_backends():
     result = run_cli("info")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "compiled_cpu_kernel" in result.stdout and "available" in result.stdout
+    assert "triton_cuda_kernels" in result.stdout and "scan on cpu" in result.stdout
 
 
 def test_demo_rejects_unknown_bundle():

@@ -5,9 +5,9 @@ scan work under ``torch.compile``, ``torch.export`` and ``torch.jit.trace``. The
 chosen in Python per call (see :mod:`mamba_monai.ops.backends`), so a compiled graph records which kernel it uses.
 
 ``selective_scan_fwd`` returns ``(out, last_state, saved, out_before_gate)``: ``saved`` is whatever the backend's
-backward needs (the compiled kernel's tile checkpoints, mamba-ssm's chunk states, nothing for the reference) and
-``out_before_gate`` is kept only by mamba-ssm when ``z`` is given. The ``triton`` backend's module is imported on first
-use only (Triton is optional). No gradient flows through ``last_state``, as in
+backward needs (the compiled kernel's tile checkpoints, mamba-ssm's chunk states, the Triton kernels' states before
+each chunk, nothing for the reference) and
+``out_before_gate`` is kept only by mamba-ssm when ``z`` is given. No gradient flows through ``last_state``, as in
 mamba-ssm. The ``reference`` backend is plain PyTorch: :func:`mamba_monai.ops.selective_scan_fn` calls it directly
 (autograd differentiates it, torch.compile traces it); the raw op runs it forward only.
 """
@@ -22,18 +22,12 @@ from torch import Tensor
 from mamba_monai.ops.compiled import load_kernel
 from mamba_monai.ops.cuda import mamba_ssm_bwd, mamba_ssm_fwd
 from mamba_monai.ops.reference import selective_scan_ref
+from mamba_monai.ops.triton_scan import saved_states_shape, triton_scan_bwd, triton_scan_fwd
 
-__all__ = ["CHECKPOINT_CHUNK", "MAMBA_SSM_CHUNK", "TRITON_CHUNK", "selective_scan_fwd", "selective_scan_bwd"]
+__all__ = ["CHECKPOINT_CHUNK", "MAMBA_SSM_CHUNK", "selective_scan_fwd", "selective_scan_bwd"]
 
 CHECKPOINT_CHUNK = 64  # steps between the compiled backward's checkpoints (kChunk in selective_scan.cpp)
 MAMBA_SSM_CHUNK = 2048  # steps per chunk of mamba-ssm's saved states
-TRITON_CHUNK = 64  # steps between the triton backward's checkpoints (triton_scan.CHUNK)
-
-
-def _triton():
-    from mamba_monai.ops import triton_scan  # noqa: PLC0415 - Triton is optional; imported on first use
-
-    return triton_scan
 
 
 def _state_dtype(u: Tensor) -> torch.dtype:
@@ -60,8 +54,8 @@ def selective_scan_fwd(
     if backend == "mamba_ssm":
         return tuple(mamba_ssm_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus))
     if backend == "triton":
-        out, last_state, checkpoints = _triton().triton_scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-        return out, last_state, checkpoints, u.new_empty((0,))
+        out, last_state, saved = triton_scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+        return out, last_state, saved, u.new_empty((0,))
     if backend == "reference":
         out, last_state = selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, True)
         return out, last_state, u.new_empty((0,), dtype=_state_dtype(u)), u.new_empty((0,))
@@ -75,10 +69,10 @@ def _selective_scan_fwd_fake(u, delta, A, B, C, D, z, delta_bias, delta_softplus
     state_dtype = _state_dtype(u)
     if backend == "compiled":
         saved = u.new_empty((batch, dim, (length + CHECKPOINT_CHUNK - 1) // CHECKPOINT_CHUNK, dstate), dtype=state_dtype)
-    elif backend == "triton":
-        saved = u.new_empty((batch, dim, max(1, (length + TRITON_CHUNK - 1) // TRITON_CHUNK), dstate), dtype=state_dtype)
     elif backend == "mamba_ssm":
         saved = u.new_empty((batch, dim, (length + MAMBA_SSM_CHUNK - 1) // MAMBA_SSM_CHUNK, 2 * dstate), dtype=A.dtype)
+    elif backend == "triton":
+        saved = u.new_empty(saved_states_shape(u, A), dtype=state_dtype)
     else:
         saved = u.new_empty((0,), dtype=state_dtype)
     before_gate = torch.empty_like(u) if (backend == "mamba_ssm" and z is not None) else u.new_empty((0,))
@@ -105,10 +99,10 @@ def selective_scan_bwd(
     """Gradients [du, ddelta, dA, dB, dC, dD, dz, ddelta_bias]; empty tensors for inputs that were None."""
     if backend == "compiled":
         grads = load_kernel().bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved)
-    elif backend == "triton":
-        grads = _triton().triton_scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved)
     elif backend == "mamba_ssm":
         grads = mamba_ssm_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, out_before_gate)
+    elif backend == "triton":
+        grads = triton_scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved)
     elif backend == "reference":
         raise NotImplementedError(
             "selective_scan_bwd: the 'reference' backend is differentiated by autograd; call "

@@ -57,8 +57,9 @@ def selective_scan_fn(
         delta_softplus: apply softplus to delta.
         return_last_state: also return the final state, (batch, dim, dstate), float32 (no gradient flows through it).
 
-    The backend (compiled C++ kernel on CPU; mamba-ssm's kernel, else the Triton kernel, on CUDA; the pure-PyTorch
-    chunked scan elsewhere, or the reference) is chosen per call; ``MAMBA_MONAI_SCAN_BACKEND`` forces one. fp16/bf16 inputs are accumulated in fp32.
+    The backend (compiled C++ kernel on CPU; mamba-ssm's kernel, else our Triton kernels on CUDA; else the pure-PyTorch
+    chunked scan) is chosen per call (:mod:`mamba_monai.ops.backends`); ``MAMBA_MONAI_SCAN_BACKEND`` forces one.
+    fp16/bf16 inputs are accumulated in fp32.
 
     Raises:
         ValueError: the inputs do not form a selective scan; the message names the argument and the shapes.

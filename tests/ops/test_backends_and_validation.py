@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -61,15 +64,13 @@ def test_compiled_forced_without_compiler_raises(backend, monkeypatch):
         selective_scan_fn(**small())
 
 
-@pytest.mark.parametrize("has_triton", [True, False])
-def test_cuda_without_mamba_ssm_falls_back_to_triton_then_chunked(backend, monkeypatch, has_triton):
+def test_cuda_without_mamba_ssm_falls_back(backend, monkeypatch):
     backend("auto")
     monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: "mamba-ssm is not installed")
-    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: None if has_triton else "no Triton")
+    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: "no triton here: pip install triton")
     monkeypatch.setattr(backends, "_warned", set())
-    expected = "triton" if has_triton else "chunked"
     with pytest.warns(RuntimeWarning, match="mamba-ssm is not installed.*MAMBA_KEEP_CUDA_BUILD=TRUE pip install"):
-        assert backends.resolve_backend(torch.device("cuda")) == expected
+        assert backends.resolve_backend(torch.device("cuda")) == "chunked"
     backend("mamba_ssm")
     with pytest.raises(RuntimeError, match="mamba-ssm is not installed"):
         backends.resolve_backend(torch.device("cuda"))
@@ -78,22 +79,93 @@ def test_cuda_without_mamba_ssm_falls_back_to_triton_then_chunked(backend, monke
         backends.resolve_backend(torch.device("cuda"))
 
 
-def test_cuda_prefers_mamba_ssm_and_triton_can_be_forced(backend, monkeypatch):
-    monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: None)
+def cuda_availability(monkeypatch, mamba_ssm: bool, triton: bool) -> None:
+    """Pretend mamba-ssm's kernel and Triton do (or do not) import; reset the once-per-reason warnings."""
+    mamba_reason = "mamba-ssm's CUDA kernel (module selective_scan_cuda) could not be imported"
+    triton_reason = "Triton could not be imported (ImportError); install it with: pip install triton"
+    monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: None if mamba_ssm else mamba_reason)
+    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: None if triton else triton_reason)
+    monkeypatch.setattr(backends, "_warned", set())
+
+
+def resolve_with_warnings(device: str) -> tuple[str, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        name = backends.resolve_backend(torch.device(device))
+        assert backends.resolve_backend(torch.device(device)) == name
+    return name, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_auto_on_cuda_prefers_mamba_ssm_then_triton_then_chunked(backend, monkeypatch):
     backend("auto")
-    assert backends.resolve_backend(torch.device("cuda")) == "mamba_ssm"
+    cuda_availability(monkeypatch, mamba_ssm=True, triton=True)
+    assert resolve_with_warnings("cuda") == ("mamba_ssm", [])
+    cuda_availability(monkeypatch, mamba_ssm=False, triton=True)
+    name, messages = resolve_with_warnings("cuda")
+    assert name == "triton" and len(messages) == 1
+    assert "selective_scan_cuda" in messages[0] and backends.MAMBA_SSM_INSTALL in messages[0]
+    assert "Triton ('triton')" in messages[0] and "MAMBA_MONAI_SCAN_BACKEND=triton to silence" in messages[0]
+    cuda_availability(monkeypatch, mamba_ssm=False, triton=False)
+    name, messages = resolve_with_warnings("cuda")
+    assert name == "chunked" and len(messages) == 1
+    assert backends.MAMBA_SSM_INSTALL in messages[0] and "pip install triton" in messages[0]
+    assert "'chunked'" in messages[0]
+
+
+def test_auto_on_cpu_never_picks_triton(backend, monkeypatch):
+    backend("auto")
+    cuda_availability(monkeypatch, mamba_ssm=False, triton=True)
+    monkeypatch.setattr(backends, "kernel_unavailable_reason", lambda: "no C++ compiler found")
+    name, messages = resolve_with_warnings("cpu")
+    assert name == "chunked" and len(messages) == 1 and "no C++ compiler found" in messages[0]
+
+
+def test_triton_forced(backend, monkeypatch):
     backend("triton")
-    assert backends.resolve_backend(torch.device("cuda")) == "triton"
+    cuda_availability(monkeypatch, mamba_ssm=True, triton=True)
+    assert resolve_with_warnings("cuda") == ("triton", [])
+    cuda_availability(monkeypatch, mamba_ssm=True, triton=False)
+    with pytest.raises(RuntimeError, match="MAMBA_MONAI_SCAN_BACKEND=triton cannot run on cuda: .*pip install triton"):
+        backends.resolve_backend(torch.device("cuda"))
 
 
-def test_triton_forced_where_it_cannot_run_raises(backend, monkeypatch):
+def test_triton_forced_on_cpu_without_interpreter_raises(backend, monkeypatch):
     backend("triton")
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    with pytest.raises(RuntimeError, match="triton, but Triton kernels need CUDA tensors.*TRITON_INTERPRET=1"):
+    with pytest.raises(RuntimeError, match="triton cannot run on cpu: .*CUDA tensors.*TRITON_INTERPRET=1"):
         selective_scan_fn(**small())
-    monkeypatch.setattr(backends.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(RuntimeError, match="Triton is not installed"):
-        backends.resolve_backend(torch.device("cuda"))
+    with pytest.raises(RuntimeError, match="triton cannot run on mps: .*not on device type 'mps'"):
+        backends.resolve_backend(torch.device("mps"))
+
+
+def test_triton_missing_names_the_install_command(monkeypatch):
+    from mamba_monai.ops import triton_scan
+
+    monkeypatch.setitem(sys.modules, "triton", None)  # import triton raises ImportError
+    monkeypatch.setattr(triton_scan, "_state", {})
+    reason = triton_scan.triton_unavailable_reason(torch.device("cuda"))
+    assert reason is not None and "Triton could not be imported (ModuleNotFoundError" in reason
+    assert reason.endswith("install it with: pip install triton")
+
+
+def test_package_works_without_triton():
+    """With triton not importable, mamba_monai imports, scans on CPU, and auto on CUDA names both fixes."""
+    code = (
+        "import sys, warnings, torch; sys.modules['triton'] = None\n"
+        "import mamba_monai\n"
+        "from mamba_monai.ops import backends, selective_scan_fn, selective_scan_ref\n"
+        "backends.mamba_ssm_unavailable_reason = lambda: 'no mamba-ssm'\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    assert backends.resolve_backend(torch.device('cuda')) == 'chunked'\n"
+        "assert 'pip install triton' in str(caught[0].message), caught[0].message\n"
+        "u = torch.randn(1, 2, 5); dt = torch.rand(1, 2, 5); A = -torch.ones(2, 3); B = torch.randn(1, 3, 5)\n"
+        "torch.testing.assert_close(selective_scan_fn(u, dt, A, B, B), selective_scan_ref(u, dt, A, B, B))\n"
+        "assert sys.modules['triton'] is None\n"
+    )
+    env = dict(os.environ, MAMBA_MONAI_SCAN_BACKEND="auto")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def with_(t, **changes):
@@ -150,7 +222,10 @@ def test_info_report_names_backend_reason_and_fix(backend, monkeypatch):
 
     backend("auto")
     monkeypatch.setattr(backends, "mamba_ssm_unavailable_reason", lambda: "mamba-ssm is not installed")
-    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: "Triton is not installed")
+    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: None)
     name, why = scan_backend_report(torch.device("cuda"))
-    assert name == "chunked" and "Triton is not installed" in why and "mamba-ssm is not installed" in why and "MAMBA_KEEP_CUDA_BUILD=TRUE" in why
+    assert name == "triton" and "mamba-ssm is not installed" in why and "MAMBA_KEEP_CUDA_BUILD=TRUE" in why
+    monkeypatch.setattr(backends, "triton_unavailable_reason", lambda device: "Triton: pip install triton")
+    name, why = scan_backend_report(torch.device("cuda"))
+    assert name == "chunked" and "pip install triton" in why
     assert scan_backend_report(torch.device("cpu")) == ("compiled", "")
