@@ -125,5 +125,13 @@ class MambaMonaiLabelApp(MONAILabelApp):
                 raise HTTPException(422, f"'{model}' cannot use this input: {cause}") from error
             raise
 
+    def train(self, request: dict[str, Any]) -> Any:
+        """MONAI Label's training; an unknown trainer is a 404 naming the trainers (for ``run_sync`` requests; an
+        asynchronous task reports the same message in its status)."""
+        model = request.get("model")
+        if model not in self._trainers:
+            raise HTTPException(404, f"no trainer '{model}'; this app trains: {', '.join(sorted(self._trainers)) or 'none'}")
+        return super().train(request)
+
     def init_strategies(self) -> dict[str, Strategy]:
         return {"random": Random(), "first": First()}

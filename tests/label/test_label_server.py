@@ -244,6 +244,13 @@ def test_unknown_model_is_a_404_naming_the_served_ones(server):
     assert response.status_code == 404 and "msmamba_microscopy" in response.json()["detail"]
 
 
+def test_unknown_trainer_is_a_404(server):
+    response = requests.post(
+        f"{server['url']}/train/msmamba_microscopy", params={"run_sync": "true"}, json={}, timeout=REQUEST_TIMEOUT
+    )
+    assert response.status_code == 404 and "this app trains: segmamba_brats" in response.json()["detail"]
+
+
 def test_unknown_image_id_is_a_404(server):
     response = requests.post(
         f"{server['url']}/infer/msmamba_microscopy", params={"image": "no_such_study"}, timeout=REQUEST_TIMEOUT
