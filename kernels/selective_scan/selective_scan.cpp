@@ -375,6 +375,8 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
   std::vector<T> dh(N * kLanes, T(0)), dA(N * kLanes, T(0));
   std::vector<T> dy(kChunk * kLanes), du(kChunk * kLanes), ddt(kChunk * kLanes);
   std::vector<T> dB(kChunk * N), dC(kChunk * N);
+  std::vector<T> z_tile(p.z ? kChunk * kLanes : 0), dz_tile(p.z ? kChunk * kLanes : 0);
+  const std::vector<T> Dl = load_D(p, blk);
   T dD[kLanes] = {}, dbias[kLanes] = {};
   Tile<T> tile;
   const int64_t row0 = blk.b * p.dim + blk.d0;
@@ -389,26 +391,39 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
     h = h0;
     scan_tile(tile, a2.data(), steps, N, h.data(), y.data(), states.data(), decays.data());
 
-    // Output stage: dy = d(out)/d(y) * dout, dz, dD and the direct u term.
+    // Output stage: dy = d(out)/d(y) * dout, dz, dD and the direct u term, in [t][lane] tiles (vectorised across
+    // lanes; padded lanes load as zero, so their dy is zero).
     load_tile(dout + row0 * L, L, l0, steps, blk.lanes, dy.data());
-    for (int64_t w = 0; w < blk.lanes; ++w) {
-      const T Dw = p.D ? p.D[blk.d0 + w] : T(0);
-      const T* z = p.z ? p.z + (row0 + w) * L + l0 : nullptr;
-      T* dz = p.z ? g.dz + (row0 + w) * L + l0 : nullptr;
-      for (int64_t t = 0; t < steps; ++t) {
-        const int64_t i = t * kLanes + w;
-        if (z) {
-          const T s = sigmoid(z[t]);
-          const T full = y[i] + Dw * tile.u[i];
-          dz[t] = dy[i] * full * s * (T(1) + z[t] * (T(1) - s));
-          dy[i] *= z[t] * s;
+    {
+      T* __restrict__ dyp = dy.data();
+      T* __restrict__ dup = du.data();
+      const T* __restrict__ up = tile.u.data();
+      const T* __restrict__ yp = y.data();
+      if (p.z) {
+        load_tile(p.z + row0 * L, L, l0, steps, blk.lanes, z_tile.data());
+        const T* __restrict__ zp = z_tile.data();
+        T* __restrict__ dzp = dz_tile.data();
+        for (int64_t t = 0; t < steps; ++t) {
+#pragma omp simd
+          for (int64_t w = 0; w < kLanes; ++w) {
+            const int64_t i = t * kLanes + w;
+            const T s = sigmoid(zp[i]);
+            const T full = yp[i] + Dl[w] * up[i];
+            dzp[i] = dyp[i] * full * s * (T(1) + zp[i] * (T(1) - s));
+            dyp[i] *= zp[i] * s;
+          }
         }
-        dD[w] += dy[i] * tile.u[i];
-        du[i] = dy[i] * Dw;
+        store_tile(dz_tile.data(), L, l0, steps, blk.lanes, g.dz + row0 * L);
+      }
+      for (int64_t t = 0; t < steps; ++t) {
+#pragma omp simd
+        for (int64_t w = 0; w < kLanes; ++w) {
+          const int64_t i = t * kLanes + w;
+          dD[w] += dyp[i] * up[i];
+          dup[i] = dyp[i] * Dl[w];
+        }
       }
     }
-    for (int64_t i = blk.lanes; i < kLanes; ++i)
-      for (int64_t t = 0; t < steps; ++t) dy[t * kLanes + i] = T(0);
 
     // Reverse walk through the tile. dh enters step t holding exp(dt_{t+1} A) * dL/dh_{t+1}.
     for (int64_t t = steps - 1; t >= 0; --t) {
@@ -445,10 +460,16 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
         ddt[t * kLanes + w] = ddt_w[w];
       }
     }
-    if (p.delta_softplus)
-      for (int64_t i = 0; i < steps * kLanes; ++i) ddt[i] *= sigmoid(tile.dt_raw[i]);
-    for (int64_t w = 0; w < kLanes; ++w)
-      for (int64_t t = 0; t < steps; ++t) dbias[w] += ddt[t * kLanes + w];
+    if (p.delta_softplus) {
+      T* __restrict__ ddtp = ddt.data();
+      const T* __restrict__ raw = tile.dt_raw.data();
+#pragma omp simd
+      for (int64_t i = 0; i < steps * kLanes; ++i) ddtp[i] *= sigmoid(raw[i]);
+    }
+    for (int64_t t = 0; t < steps; ++t) {
+#pragma omp simd
+      for (int64_t w = 0; w < kLanes; ++w) dbias[w] += ddt[t * kLanes + w];
+    }
     store_tile(du.data(), L, l0, steps, blk.lanes, g.du + row0 * L);
     store_tile(ddt.data(), L, l0, steps, blk.lanes, g.ddelta + row0 * L);
     for (int64_t n = 0; n < N; ++n)
