@@ -42,3 +42,17 @@ def test_no_long_expressions_nor_positional_handlers(config):
 
 def test_the_checks_see_every_bundle():
     assert len({p.parts[-3] for p in CONFIGS}) == 5 and len(CONFIGS) >= 30
+
+
+def test_configs_folders_hold_only_configs():
+    """Every file a bundle ships in configs/ is a config that parses (a stray ``inference.json.failed`` from a merge
+    once shipped there) or the logging configuration."""
+    stray = []
+    for path in sorted(BUNDLES_DIR.glob("*/configs/*")):
+        if path.name == "logging.conf":
+            continue
+        if path.suffix != ".json":
+            stray.append(str(path.relative_to(BUNDLES_DIR)))
+            continue
+        json.loads(path.read_text())
+    assert not stray, f"not a bundle config: {stray}"
