@@ -1,6 +1,7 @@
 """Ignite handlers, inferers and workflow helpers that MONAI lacks (handlers in ``mamba_monai.engines.handlers``)."""
 
 from mamba_monai.engines import handlers
+from mamba_monai.engines.atomic_checkpoint_saver import AtomicCheckpointSaver
 from mamba_monai.engines.autocast_inferer import AutocastInferer, AutocastNetwork
 from mamba_monai.engines.checkpoints import latest_checkpoint
 from mamba_monai.engines.evolutionary_search import EvolutionarySearch, evolutionary_search
@@ -15,6 +16,7 @@ from mamba_monai.engines.supernet_weights import load_supernet_weights
 __all__ = [
     "accuracy_output_transform",
     "checkpoint_handlers",
+    "AtomicCheckpointSaver",
     "load_supernet_weights",
     "SaverRecord",
     "resume_handlers",

@@ -14,8 +14,10 @@ _EPOCH = re.compile(r"epoch=(\d+)")
 def latest_checkpoint(ckpt_dir: str | os.PathLike, prefix: str = "checkpoint") -> str | None:
     """Path of the newest ``<prefix>*.pt`` in ``ckpt_dir`` (highest ``epoch=N`` in its name, else newest file), or None.
 
-    ``CheckpointSaver(file_prefix="checkpoint", save_interval=1, epoch_level=True)`` writes such files atomically, so
-    a file found here is complete.
+    The bundles save them with :class:`~mamba_monai.engines.AtomicCheckpointSaver` (``file_prefix="checkpoint"``,
+    ``save_interval=1``), which writes atomically and removes an old file only after its replacement is complete, so
+    a file found here is complete even after a ``kill -9`` while saving (MONAI's own ``CheckpointSaver`` writes in
+    place).
 
     Args:
         ckpt_dir: folder of the checkpoints.
