@@ -23,12 +23,19 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import time
 
-from bench_common import load_note, log, low_precision, parse_list
+from bench_common import (
+    device_and_precisions,
+    load_note,
+    low_precision,
+    parse_list,
+    print_table as print_cells,
+    synchronize,
+    time_interleaved,
+    write_json_report,
+)
 
 NETS = {"medmamba_t": "MedMamba-T", "seresnext50": "SE-ResNeXt-50"}
 PRECISIONS = ("fp32", "bf16")
@@ -55,8 +62,7 @@ def make_calls(net, precision: str, image, label, device):
         net.eval()
         with torch.no_grad(), low_precision(precision, device):
             net(image)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
 
     def train_step():
         net.train()
@@ -65,8 +71,7 @@ def make_calls(net, precision: str, image, label, device):
             logits = net(image)
         torch.nn.functional.cross_entropy(logits.float(), label).backward()
         optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
 
     return {"infer": infer, "train": train_step}
 
@@ -87,20 +92,8 @@ def run(args: argparse.Namespace) -> dict:
         params[name] = sum(p.numel() for p in nets[name].parameters())
         for precision in args.precision_names:
             calls[(name, precision)] = make_calls(nets[name], precision, image, label, device)
-    times = {(name, precision, task): [] for (name, precision) in calls for task in args.task_names}
-    log(f"warm-up of {len(calls)} cases ... (load {os.getloadavg()[0]:.1f})")
-    for fns in calls.values():
-        for task in args.task_names:
-            fns[task]()
-    loads = [os.getloadavg()[0]]
-    for r in range(args.repeats):
-        for (name, precision), fns in calls.items():
-            for task in args.task_names:
-                start = time.perf_counter()
-                fns[task]()
-                times[(name, precision, task)].append(time.perf_counter() - start)
-        loads.append(os.getloadavg()[0])
-        log(f"repeat {r + 1}/{args.repeats} done (load {loads[-1]:.1f})")
+    cases = {(name, precision, task): fns[task] for (name, precision), fns in calls.items() for task in args.task_names}
+    times, loads = time_interleaved(cases, args.repeats)
     medians = {"/".join(k): statistics.median(v) for k, v in times.items()}
     return {
         "settings": {k: getattr(args, k) for k in ("batch", "size", "classes", "repeats", "device", "seed")},
@@ -122,12 +115,12 @@ def print_table(report: dict, args: argparse.Namespace) -> None:
         f"{s['batch']} x 3 x {s['size']}^2, {s['classes']} classes | median of {s['repeats']} interleaved repeats"
     )
     keys = [(n, p) for n in args.net_names for p in args.precision_names]
-    print(f"  {'':<22}" + "".join(f"{NETS[n] + ' ' + p:>22}" for n, p in keys))
-    print(f"  {'parameters':<22}" + "".join(f"{report['parameters'][n] / 1e6:>20.2f} M" for n, p in keys))
+    rows = [("parameters", [f"{report['parameters'][n] / 1e6:.2f} M" for n, p in keys])]
     for task in args.task_names:
         label = "inference" if task == "infer" else "train step"
         cells = [med.get(f"{n}/{p}/{task}") for n, p in keys]
-        print(f"  {label:<22}" + "".join(f"{c * 1e3:>19.1f} ms" if c else f"{'-':>22}" for c in cells))
+        rows.append((label, [f"{c * 1e3:.1f} ms" if c else "-" for c in cells]))
+    print_cells([f"{NETS[n]} {p}" for n, p in keys], rows, label_width=22, width=22)
     print()
     for task in args.task_names:
         label = "inference" if task == "infer" else "train step"
@@ -167,19 +160,9 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--{option} must be >= 1, got {getattr(args, option)}")
     if args.size % 32:
         parser.error(f"--size must be a multiple of 32 (both networks downsample 32x), got {args.size}")
-    import torch
-
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: torch.cuda.is_available() is False on this machine")
-    if args.precisions is None:
-        from mamba_monai.utils.precision import cpu_bf16_native
-
-        args.precisions = "fp32,bf16" if args.device == "cuda" or cpu_bf16_native() else "fp32"
+    args.device, args.precision_names = device_and_precisions(parser, args.device, args.precisions, PRECISIONS)
     args.net_names = parse_list(parser, args.nets, NETS, "--nets")
     args.task_names = parse_list(parser, args.tasks, TASKS, "--tasks")
-    args.precision_names = parse_list(parser, args.precisions, PRECISIONS, "--precisions")
     return args
 
 
@@ -187,10 +170,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     report = run(args)
     if args.json:
-        from mamba_monai.utils import write_json_atomically
-
-        write_json_atomically(args.json, report)
-        log(f"wrote {args.json}")
+        write_json_report(args.json, report)
     print_table(report, args)
     return 0
 

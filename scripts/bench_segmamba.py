@@ -46,26 +46,35 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import log, low_precision, parse_list, synchronize  # noqa: E402
-
-# small helpers of the scan benchmark (importing it has no side effects)
-from bench_scan import (  # noqa: E402
+from bench_common import (  # noqa: E402
+    GB,
+    WorkerKilled,
+    add_worker_argument,
+    device_and_precisions,
     fmt_num,
     fmt_time,
+    is_out_of_memory,
+    limit_data_memory,
+    log,
+    low_precision,
+    machine_info as common_machine_info,
+    measure_peak_extra_bytes,
+    mem_available_gb,
+    parse_list,
     prepare_compiled_kernel,
+    print_table as print_cells,
     ratio,
-    read_status_kb,
-    reset_peak_rss,
+    serve_worker,
+    spawn_worker,
+    synchronize,
+    time_repeats,
+    write_json_report,
 )
 
 NETS = {
@@ -84,7 +93,6 @@ OVERLAP = 0.5
 PATCH_MULTIPLE = 16  # SegMamba's total downsampling: every side of a patch / window is a multiple of it
 MIN_PATCH = 32  # SegMamba's deepest map needs more than one voxel
 WARMUP_PATCH = 32
-GB = 1024.0**3
 OOM_STATUSES = ("out_of_memory", "killed")
 T0 = time.perf_counter()  # start of the run, for the elapsed time in the progress lines
 
@@ -214,24 +222,6 @@ def make_train_call(net, spec: dict, device):
 # worker: one (network, task) in a fresh process
 
 
-def limit_data_memory(budget_gb: float) -> float | None:
-    """Let this process allocate at most ``budget_gb`` more (RLIMIT_DATA over the current VmData); the limit in GB."""
-    data_kb = read_status_kb("VmData")
-    if not budget_gb or data_kb is None:
-        return None
-    limit = int(data_kb * 1024 + budget_gb * GB)
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-    return limit / GB
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
-
-
 def run_worker(spec: dict) -> dict:
     """Build the network, warm up, then time ``repeats`` calls, measuring the peak extra memory of each."""
     import torch
@@ -263,13 +253,17 @@ def run_worker(spec: dict) -> dict:
         result["warmup_s"] = time.perf_counter() - start
         if device.type == "cpu":
             result["data_limit_gb"] = limit_data_memory(spec["max_mem_gb"])
-        times, peaks = [], []
-        for i in range(spec["repeats"]):
-            start = time.perf_counter()
-            peaks.append(measure_peak_extra_gb(call, device))
-            times.append(time.perf_counter() - start)
+        peaks = []
+
+        def measured_call():
+            extra = measure_peak_extra_bytes(call, device)
+            peaks.append(None if extra is None else extra / GB)
+
+        def progress(i: int, seconds: float) -> None:
             peak = fmt_num(peaks[-1], ".2f", " GB")
-            log(f"      call {i + 1}/{spec['repeats']}: {fmt_time(times[-1])}, peak extra {peak}")
+            log(f"      call {i + 1}/{spec['repeats']}: {fmt_time(seconds)}, peak extra {peak}")
+
+        times = time_repeats(measured_call, spec["repeats"], on_call=progress)
     except (RuntimeError, MemoryError) as exc:
         if not is_out_of_memory(exc):
             raise
@@ -286,42 +280,21 @@ def run_worker(spec: dict) -> dict:
     return result
 
 
-def measure_peak_extra_gb(call, device) -> float | None:
-    """Peak memory above the current level while ``call()`` runs, in GB: RSS on CPU, allocated tensors on CUDA."""
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        call()
-        return (torch.cuda.max_memory_allocated(device) - before) / GB
-    reset = reset_peak_rss()
-    before = read_status_kb("VmRSS")
-    call()
-    peak = read_status_kb("VmHWM")
-    if not reset or before is None or peak is None:
-        return None
-    return (peak - before) * 1024 / GB
-
-
-def spawn_worker(spec: dict) -> dict:
-    """Run :func:`run_worker` in a fresh interpreter; its last stdout line is the JSON result."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr (progress) passes through
-    if proc.returncode < 0:
+def run_worker_process(spec: dict) -> dict:
+    """Run :func:`run_worker` in a fresh interpreter; a worker killed by a signal is reported as ``killed``."""
+    try:
+        return spawn_worker(__file__, spec)
+    except WorkerKilled as killed:
         # SIGKILL is most likely the kernel's OOM killer: the budget was larger than the memory actually free
-        log(f"      worker killed by signal {-proc.returncode} (SIGKILL: probably out of memory)")
+        log(f"      worker killed by signal {killed.signal} (SIGKILL: probably out of memory)")
         return {
             "net": spec["net"],
             "precision": spec["precision"],
             "task": spec["task"],
             "train_patch": spec["train_patch"],
             "status": "killed",
-            "signal": -proc.returncode,
+            "signal": killed.signal,
         }
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker {spec} failed with exit code {proc.returncode} (its error is printed above)")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -360,7 +333,7 @@ def run_case(args: argparse.Namespace, key: str, task: str, train_patch: int | N
     load = os.getloadavg()[0]
     log(f"[{case_label(key)} {task}] {what}: warm-up + {args.repeats} timed call(s) ... (load {load:.1f})")
     start = time.perf_counter()
-    result = spawn_worker(spec)
+    result = run_worker_process(spec)
     result["wall_s"] = time.perf_counter() - start
     log(f"    done in {result['wall_s']:.0f} s ({result['status']}); total elapsed {time.perf_counter() - T0:.0f} s")
     return result
@@ -390,38 +363,18 @@ def machine_info(args: argparse.Namespace) -> dict:
     import monai
     import torch
 
-    info = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "monai": monai.__version__,
-        "os": platform.platform(),
-        "device": args.device,
-        "cuda_available": torch.cuda.is_available(),
-        "threads": args.threads or torch.get_num_threads(),
-        "loadavg_1min_at_start": os.getloadavg()[0],
-        "mem_available_gb_at_start": mem_available_gb(),
-        "max_mem_gb": args.max_mem_gb,
-    }
+    info = common_machine_info()
+    info.update(
+        monai=monai.__version__,
+        device=args.device,
+        cuda_available=torch.cuda.is_available(),
+        threads=args.threads or torch.get_num_threads(),
+        mem_available_gb_at_start=mem_available_gb(),
+        max_mem_gb=args.max_mem_gb,
+    )
     if args.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return info
-
-
-def mem_available_gb() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 / GB
-    except OSError:
-        return None
-    return None
 
 
 def run_benchmark(args: argparse.Namespace) -> dict:
@@ -539,13 +492,13 @@ def print_table(report: dict) -> None:
     print()
     keys = s["cases"]
     width = max(16, *(len(case_label(k)) + 2 for k in keys))
-    print(f"  {'':<36}" + "".join(f"{case_label(k):>{width}}" for k in keys))
     rows = [("parameters", None, "parameters")]
     if "infer" in s["tasks"]:
         rows += [("inference time", "infer", "median_s"), ("inference peak extra memory", "infer", "peak_extra_gb")]
     if "train" in s["tasks"]:
         label = "train step" if patch is None else f"train step {patch}^3"
         rows += [(f"{label} time", "train", "median_s"), (f"{label} peak extra memory", "train", "peak_extra_gb")]
+    table = []
     for label, task, key in rows:
         if task is None:
             values = [report["parameters"].get(k.split("/")[0]) for k in keys]
@@ -557,7 +510,8 @@ def print_table(report: dict) -> None:
             cells = [
                 fmt(v) if v is not None else ("OOM" if st in OOM_STATUSES else "-") for v, st in zip(values, statuses)
             ]
-        print(f"  {label:<36}" + "".join(f"{c:>{width}}" for c in cells))
+        table.append((label, cells))
+    print_cells([case_label(k) for k in keys], table, label_width=36, width=width)
     print()
     print("ratios (time; peak memory in --json):")
     for name, _num, _den in RATIO_PAIRS:
@@ -665,7 +619,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights")
     parser.add_argument("--json", metavar="PATH", help="also write all numbers as JSON to PATH")
-    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # internal: one case in a fresh process
+    add_worker_argument(parser)  # internal: one case in a fresh process
     args = parser.parse_args(argv)
     if args.worker:
         return args
@@ -684,20 +638,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.threads < 0:
         parser.error(f"--threads must be >= 0, got {args.threads}")
     args.net_names = parse_list(parser, args.nets, NETS, "--nets")
-    if args.precisions is None:
-        from mamba_monai.utils.precision import cpu_bf16_native
-
-        native = args.device == "cuda" or (args.device in ("auto", "cpu") and cpu_bf16_native())
-        args.precisions = "fp32,bf16" if native else "fp32"
-    args.precision_names = parse_list(parser, args.precisions, PRECISIONS, "--precisions")
+    args.device, args.precision_names = device_and_precisions(parser, args.device, args.precisions, PRECISIONS)
     args.case_keys = [case_key(n, p) for n in args.net_names for p in args.precision_names]
     args.task_names = parse_list(parser, args.tasks, TASKS, "--tasks")
-    import torch
-
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: torch.cuda.is_available() is False on this machine")
     if args.max_mem_gb is None:
         available = mem_available_gb()
         args.max_mem_gb = 0.0 if available is None else round(0.75 * available, 1)
@@ -709,8 +652,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(run_worker(json.loads(args.worker))))
-        return 0
+        return serve_worker(args.worker, run_worker)
     if args.threads:
         import torch
 
@@ -721,9 +663,7 @@ def main(argv=None) -> int:
     )
     report = run_benchmark(args)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-        log(f"wrote {args.json}")
+        write_json_report(args.json, report)
     print_table(report)
     return 0
 

@@ -16,14 +16,12 @@ from monai.transforms import Compose, MapTransform
 from torch import nn
 
 from mamba_monai.data.transforms.load_image_2d import LoadImage2D
+from mamba_monai.data.transforms.source_name import source_file, source_stem
 from mamba_monai.utils.atomic_files import save_figure_atomically
 from mamba_monai.utils.wrapped_modules import unwrap_network
 from mamba_monai.visualize.gradcam import compute_gradcam, default_target_layer
 
 __all__ = ["write_gradcam_overlays"]
-
-_IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".npy", ".nrrd")
-
 
 def _is_dict_transform(transform: Callable) -> bool:
     if isinstance(transform, MapTransform):
@@ -59,20 +57,8 @@ def _prepare(item: Any, transform: Callable | None, image_key: str, in_channels:
 
 
 def _stem(item: Any, image: torch.Tensor, index: int) -> str:
-    if isinstance(item, (str, os.PathLike)):
-        source = item
-    else:
-        source = (getattr(image, "meta", None) or {}).get("filename_or_obj")
-    if isinstance(source, (list, tuple)):
-        source = source[0] if source else None
-    if not source:
-        return f"image_{index:04d}"
-    name = os.path.basename(os.fspath(source))
-    lowered = name.lower()
-    for extension in _IMAGE_EXTENSIONS:
-        if lowered.endswith(extension):
-            return name[: -len(extension)] or f"image_{index:04d}"
-    return os.path.splitext(name)[0] or f"image_{index:04d}"
+    source = item if isinstance(item, (str, os.PathLike)) else source_file(image)
+    return source_stem(source, default=f"image_{index:04d}")
 
 
 def _display(image: torch.Tensor, transpose: bool) -> np.ndarray:

@@ -33,7 +33,7 @@ from mamba_monai.engines.handlers.metric_values import scalar_metrics
 from mamba_monai.metrics.brats import BRATS_REGION_NAMES
 from mamba_monai.engines.handlers.round_writer import RoundWriter
 
-__all__ = ["BratsMetricsWriter", "case_id_from_filename"]
+__all__ = ["BratsMetricsWriter", "case_id_from_filename", "item_case_id"]
 
 _MODALITY_SUFFIXES = sorted(
     {suffix for naming in BRATS_NAMINGS.values() for suffix in naming["suffixes"].values()}, key=len, reverse=True
@@ -55,6 +55,27 @@ def case_id_from_filename(filename: str | os.PathLike | Sequence[str]) -> str:
         filename = filename[0]
     name = source_stem(filename, default="")
     return _MODALITY_PATTERN.sub("", name) or name
+
+
+def item_case_id(item: Any, index: int, case_key: str = "case", image_key: str = "image") -> str:
+    """The case id of a data item (a dict): the name in ``item[case_key]``, else the case id of the file
+    ``item[image_key]`` was loaded from (:func:`case_id_from_filename`), else ``case_<index>``.
+
+    Args:
+        item: one data item (a decollated batch or output).
+        index: the item's position in the round, for the last fallback.
+        case_key: key of the case id; MONAI's ``load_decathlon_datalist`` turns a value naming an existing folder
+            (the case folder) into its path, so a path gives its last part.
+        image_key: key of the array whose meta data name its file.
+    """
+    if isinstance(item, dict):
+        case = item.get(case_key)
+        if isinstance(case, str) and case:
+            return os.path.basename(case.rstrip("/\\")) or case
+        filename = source_file(item, image_key)
+        if filename:
+            return case_id_from_filename(filename)
+    return f"case_{index:04d}"
 
 
 class BratsMetricsWriter(RoundWriter):
@@ -119,18 +140,7 @@ class BratsMetricsWriter(RoundWriter):
         batch = engine.state.batch
         items = decollate_batch(batch, detach=True) if isinstance(batch, dict) else list(batch or [])
         for item in items:
-            self._case_ids.append(self._case_id(item, len(self._case_ids)))
-
-    def _case_id(self, item: Any, index: int) -> str:
-        if isinstance(item, dict):
-            case = item.get(self.case_key)
-            if isinstance(case, str) and case:
-                # MONAI's load_decathlon_datalist turns a value naming an existing folder (the case folder) into its path
-                return os.path.basename(case.rstrip("/\\")) or case
-            filename = source_file(item, self.image_key)
-            if filename:
-                return case_id_from_filename(filename)
-        return f"case_{index:04d}"
+            self._case_ids.append(item_case_id(item, len(self._case_ids), self.case_key, self.image_key))
 
     def __call__(self, engine: Engine) -> None:
         """Write the per-case table and the summary of the round that just ended."""

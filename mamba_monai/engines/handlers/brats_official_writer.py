@@ -18,8 +18,7 @@ from ignite.engine import Engine
 from monai.data import decollate_batch
 
 from mamba_monai.data.transforms import BratsRegionsToLabels
-from mamba_monai.data.transforms.source_name import source_file
-from mamba_monai.engines.handlers.brats_metrics_writer import case_id_from_filename
+from mamba_monai.engines.handlers.brats_metrics_writer import item_case_id
 from mamba_monai.metrics.brats_folders import BratsFolderResult, write_official_tables
 from mamba_monai.metrics.brats_official import INSTALL_HINT, official_case_metrics, official_evaluator
 from mamba_monai.engines.handlers.round_writer import RoundWriter
@@ -78,17 +77,10 @@ class BratsOfficialMetricsWriter(RoundWriter):
         output = engine.state.output
         items = output if isinstance(output, list) else decollate_batch(output, detach=True)
         for item in items:
-            case = self._case_id(item, len(self._rows))
+            case = item_case_id(item, len(self._rows), self.case_key, self.pred_key)
             prediction = self.to_labels(item[self.pred_key])
             reference = self.to_labels(item[self.label_key])
             self._rows[case] = official_case_metrics(prediction, reference, self._evaluator, coding="2023")
-
-    def _case_id(self, item: dict, index: int) -> str:
-        case = item.get(self.case_key)
-        if isinstance(case, str) and case:  # a case-folder path after MONAI's datalist loading: its name
-            return os.path.basename(case.rstrip("/\\")) or case
-        filename = source_file(item, self.pred_key)
-        return case_id_from_filename(filename) if filename else f"case_{index:04d}"
 
     def __call__(self, engine: Engine) -> None:
         result = BratsFolderResult(rows=dict(sorted(self._rows.items())))
