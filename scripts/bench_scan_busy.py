@@ -46,11 +46,11 @@ def main(argv=None) -> int:
     kernel = load_kernel()
     x = make_inputs(SHAPES[args.shape], False)
     inputs = (x["u"], x["delta"], x["A"], x["B"], x["C"], x["D"], x["z"], x["delta_bias"], True)
-    _, _, checkpoints = kernel.fwd(*inputs, True)
+    _, _, checkpoints = kernel.fwd(*inputs, True, 0)  # threads 0: torch.get_num_threads()
     dout = torch.randn_like(x["u"])
     calls = {
-        "forward": lambda: kernel.fwd(*inputs, False),
-        "backward": lambda: kernel.bwd(dout, *inputs, checkpoints),
+        "forward": lambda: kernel.fwd(*inputs, False, 0),
+        "backward": lambda: kernel.bwd(dout, *inputs, checkpoints, 0),
     }
     rows = []
     for label, busy in (("one core busy", True), ("no neighbour", False)):

@@ -8,9 +8,9 @@
 // B and C are copied once per call to time-major (batch, groups, len, dstate), so a step's B_t, C_t are contiguous
 // and shared by every channel block of the group.
 //
-// Work is split over (batch, channel block) tasks, handed out one at a time to at::get_num_threads() OpenMP threads
-// (for_each_task: dynamic scheduling, so a thread the OS deschedules, e.g. on a machine shared with other jobs, delays
-// only the task it holds instead of a fixed half of the work; build with -fopenmp). A block holds
+// Work is split over (batch, channel block): run_tasks hands the blocks out one at a time from a shared counter (OpenMP:
+// build with -fopenmp), so a thread that the OS deschedules (a busy neighbour on a shared machine) delays at most
+// the one block it holds while the other threads take the rest. A block holds
 // kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
 // direction the compiler vectorises. Time is walked once, in tiles of kChunk steps that are transposed into
 // [step][lane] buffers. The state lives in a small [dstate][lane] array that stays in L1.
@@ -25,9 +25,11 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -35,12 +37,14 @@ namespace {
 constexpr int64_t kLanes = 16;  // channels per block: one AVX-512 register of floats
 constexpr int64_t kChunk = 64;  // time steps per tile and between backward checkpoints
 
-// Run body(task) for every task in [0, n): one task at a time per thread, taken in order as threads free up.
-template <typename Body>
-void for_each_task(int64_t n, const Body& body) {
-  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n)));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t task = 0; task < n; ++task) body(task);
+// Call task(i) for i in [0, n_tasks) on `threads` OpenMP threads (0: at::get_num_threads()), dynamically scheduled.
+template <typename F>
+void run_tasks(int64_t n_tasks, int64_t threads, const F& task) {
+  if (threads <= 0) threads = at::get_num_threads();
+  threads = std::max<int64_t>(1, std::min(threads, n_tasks));
+  std::atomic<int64_t> next{0};
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  for (int64_t i = next.fetch_add(1); i < n_tasks; i = next.fetch_add(1)) task(i);
 }
 
 inline float bits_to_float(int32_t i) {
@@ -136,9 +140,20 @@ inline float softplus(float x) {
 
 inline double softplus(double x) { return x > 20.0 ? x : std::log1p(std::exp(x)); }
 
+// 1 / d for normal d > 0 without a division (a 512-bit divide costs as much as the rest of a sigmoid): a first guess
+// from the exponent bits (relative error below 1/8), then Newton steps x <- x (2 - d x), each squaring the error:
+// four reach float precision. NaN stays NaN.
+inline float reciprocal(float d) {
+  float x = bits_to_float(0x7EF311C7 - float_to_bits(d));
+  for (int i = 0; i < 4; ++i) x = x * (2.0f - d * x);
+  return x;
+}
+
+inline double reciprocal(double d) { return 1.0 / d; }
+
 template <typename T>
 inline T sigmoid(T x) {
-  return T(1) / (T(1) + fast_exp(-x));
+  return reciprocal(T(1) + fast_exp(-x));
 }
 
 // Pointers and sizes of one call. Optional inputs are nullptr.
@@ -179,25 +194,69 @@ Block block_of(const Problem<T>& p, int64_t task) {
   return blk;
 }
 
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12)
+#define MAMBA_MONAI_VECTOR_SHUFFLES 1  // __builtin_shufflevector on GCC vector types (lowered for any target)
+typedef float float16_vec __attribute__((vector_size(64)));
+// the same for loads and stores at any float address (a memcpy of 64 bytes may be split into halves whose reload as
+// one register stalls store forwarding)
+typedef float float16_vec_unaligned __attribute__((vector_size(64), aligned(4), may_alias));
+#endif
+
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols. A full 16 x 16 float block is transposed
+// in registers: four rounds of interleaving row i with row i + 8 (each round rotates the 8-bit index r:c left by
+// one bit, so four rounds swap r and c); 64 shuffles instead of 256 scalar loads and stores.
+template <typename T>
+void transpose(const T* __restrict__ src, int64_t src_stride, T* __restrict__ dst, int64_t dst_stride, int64_t rows,
+               int64_t cols) {
+#ifdef MAMBA_MONAI_VECTOR_SHUFFLES
+  if constexpr (std::is_same_v<T, float>) {
+    if (rows == 16 && cols == 16) {
+      float16_vec v[16], next[16];
+      for (int r = 0; r < 16; ++r) v[r] = *reinterpret_cast<const float16_vec_unaligned*>(src + r * src_stride);
+      for (int round = 0; round < 4; ++round) {
+        for (int i = 0; i < 8; ++i) {
+          next[2 * i] = __builtin_shufflevector(v[i], v[i + 8], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+          next[2 * i + 1] =
+              __builtin_shufflevector(v[i], v[i + 8], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        }
+        for (int r = 0; r < 16; ++r) v[r] = next[r];
+      }
+      for (int c = 0; c < 16; ++c) *reinterpret_cast<float16_vec_unaligned*>(dst + c * dst_stride) = v[c];
+      return;
+    }
+  }
+#endif
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+}
+
 // Copy `steps` steps from `lanes` rows of a (rows, len) array into tile[t][w]; missing lanes are zero.
 template <typename T>
 void load_tile(const T* rows, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* tile) {
-  for (int64_t w = 0; w < kLanes; ++w) {
-    if (w < lanes) {
-      const T* row = rows + w * len + l0;
-      for (int64_t t = 0; t < steps; ++t) tile[t * kLanes + w] = row[t];
-    } else {
-      for (int64_t t = 0; t < steps; ++t) tile[t * kLanes + w] = T(0);
-    }
+  for (int64_t t0 = 0; t0 < steps; t0 += 16) {
+    const int64_t n = std::min<int64_t>(16, steps - t0);
+    transpose(rows + l0 + t0, len, tile + t0 * kLanes, kLanes, lanes, n);
   }
+  for (int64_t w = lanes; w < kLanes; ++w)
+    for (int64_t t = 0; t < steps; ++t) tile[t * kLanes + w] = T(0);
+}
+
+// Ask the cache for `steps` steps of `lanes` rows of a (rows, len) array: the next tile's inputs, fetched while this
+// tile is computed (16 rows read a few cache lines each are not followed by the hardware prefetcher).
+template <typename T>
+void prefetch_tile(const T* rows, int64_t len, int64_t l0, int64_t steps, int64_t lanes) {
+  constexpr int64_t line = 64 / sizeof(T);
+  if (rows == nullptr || steps <= 0) return;
+  for (int64_t w = 0; w < lanes; ++w)
+    for (int64_t t = 0; t < steps; t += line) __builtin_prefetch(rows + w * len + l0 + t);
 }
 
 // Copy tile[t][w] back into `lanes` rows of a (rows, len) array.
 template <typename T>
 void store_tile(const T* tile, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* rows) {
-  for (int64_t w = 0; w < lanes; ++w) {
-    T* row = rows + w * len + l0;
-    for (int64_t t = 0; t < steps; ++t) row[t] = tile[t * kLanes + w];
+  for (int64_t t0 = 0; t0 < steps; t0 += 16) {
+    const int64_t n = std::min<int64_t>(16, steps - t0);
+    transpose(tile + t0 * kLanes, kLanes, rows + l0 + t0, len, n, lanes);
   }
 }
 
@@ -231,6 +290,15 @@ struct Tile {
     const int64_t offset = ((blk.b * p.groups + blk.g) * p.len + l0) * p.dstate;
     B = p.B_time_major + offset;
     C = p.C_time_major + offset;
+  }
+
+  // Prefetch delta, u and z of the tile starting at l0 (the next one to load).
+  static void prefetch(const Problem<T>& p, const Block& blk, int64_t l0) {
+    if (l0 < 0 || l0 >= p.len) return;
+    const int64_t row0 = (blk.b * p.dim + blk.d0) * p.len, steps = std::min(kChunk, p.len - l0);
+    prefetch_tile(p.delta + row0, p.len, l0, steps, blk.lanes);
+    prefetch_tile(p.u + row0, p.len, l0, steps, blk.lanes);
+    prefetch_tile(p.z ? p.z + row0 : nullptr, p.len, l0, steps, blk.lanes);
   }
 };
 
@@ -344,6 +412,7 @@ void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state,
       for (int64_t w = 0; w < blk.lanes; ++w)
         for (int64_t n = 0; n < N; ++n) checkpoints[((row0 + w) * n_chunks + c) * N + n] = h[n * kLanes + w];
     tile.load(p, blk, l0, steps);
+    Tile<T>::prefetch(p, blk, l0 + kChunk);
     scan_tile(tile, a2.data(), steps, N, h.data(), y.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr));
     finish_output(p, blk, tile, l0, steps, Dl, y.data(), zt.data());
     store_tile(y.data(), L, l0, steps, blk.lanes, out + row0 * L);
@@ -366,17 +435,115 @@ struct Grads {
   T* dC;
 };
 
+// out[r] = sum of the kLanes values of rows[r] (rows of kLanes values), for r in [0, n_rows).
+// Sixteen rows of 16 floats at a time by a transposing tree (15 pairwise shuffle-and-add steps give all 16 sums in
+// one vector) instead of 16 horizontal sums; the rest one row at a time.
+template <typename T>
+void sum_rows(const T* __restrict__ rows, int64_t n_rows, T* __restrict__ out) {
+  int64_t r = 0;
+#ifdef MAMBA_MONAI_VECTOR_SHUFFLES
+  if constexpr (std::is_same_v<T, float> && kLanes == 16) {
+    typedef float16_vec v16;
+    for (; r + 16 <= n_rows; r += 16) {
+      v16 v[16];
+      for (int i = 0; i < 16; ++i) v[i] = *reinterpret_cast<const float16_vec_unaligned*>(rows + (r + i) * 16);
+      v16 a[8], b[4], c[2];
+      for (int k = 0; k < 8; ++k)  // a[k]: row 2k in lanes 0-7, row 2k+1 in lanes 8-15
+        a[k] = __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               __builtin_shufflevector(v[2 * k], v[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
+                                       31);
+      for (int k = 0; k < 4; ++k)  // b[k]: rows 4k .. 4k+3, four lanes each
+        b[k] = __builtin_shufflevector(a[2 * k], a[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               __builtin_shufflevector(a[2 * k], a[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
+                                       31);
+      for (int k = 0; k < 2; ++k)  // c[k]: rows 8k .. 8k+7, two lanes each
+        c[k] = __builtin_shufflevector(b[2 * k], b[2 * k + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+               __builtin_shufflevector(b[2 * k], b[2 * k + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30,
+                                       31);
+      const v16 sums = __builtin_shufflevector(c[0], c[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+                       __builtin_shufflevector(c[0], c[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      *reinterpret_cast<float16_vec_unaligned*>(out + r) = sums;
+    }
+  }
+#endif
+  for (; r < n_rows; ++r) {
+    T sum = T(0);
+    for (int64_t w = 0; w < kLanes; ++w) sum += rows[r * kLanes + w];
+    out[r] = sum;
+  }
+}
+
+// Reverse walk through one tile, steps-1 down to 0. dh ([n][w]) enters holding exp(dt_{t+1} A) dL/dh_{t+1} and
+// leaves holding the same for the tile's first step; dA ([n][w]) accumulates. states/decays ([t][n][w], from
+// scan_tile) are overwritten with the per-lane terms of dC and dB: dy_t h_t and dL/dh_t dt_t u_t, summed over the
+// lanes afterwards (a horizontal sum per (t, n) inside this loop would cost as much as the loop itself).
+// ddt receives the dt gradient before softplus, du the scan's part of the u gradient.
+template <typename T, int64_t NFixed>
+void reverse_tile_impl(const Tile<T>& tile, const T* __restrict__ a, const T* __restrict__ dy, const T* __restrict__ h0,
+                       int64_t steps, int64_t N_runtime, T* __restrict__ states, T* __restrict__ decays,
+                       T* __restrict__ dh, T* __restrict__ dA, T* __restrict__ du, T* __restrict__ ddt) {
+  const int64_t N = NFixed > 0 ? NFixed : N_runtime;
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const T* __restrict__ dt = tile.dt.data() + t * kLanes;
+    const T* __restrict__ u = tile.u.data() + t * kLanes;
+    const T* __restrict__ dyt = dy + t * kLanes;
+    T ddt_w[kLanes], dbu_w[kLanes], dtu[kLanes];  // dbu: sum over n of dL/dh * B (gives du and part of ddt)
+#pragma omp simd
+    for (int64_t w = 0; w < kLanes; ++w) {
+      ddt_w[w] = T(0);
+      dbu_w[w] = T(0);
+      dtu[w] = dt[w] * u[w];
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const T bn = tile.B[t * N + n];
+      const T cn = tile.C[t * N + n];
+      const T* __restrict__ an = a + n * kLanes;
+      T* __restrict__ hn = states + (t * N + n) * kLanes;
+      const T* __restrict__ hprev = t > 0 ? states + ((t - 1) * N + n) * kLanes : h0 + n * kLanes;
+      T* __restrict__ en = decays + (t * N + n) * kLanes;
+      T* __restrict__ dhn = dh + n * kLanes;
+      T* __restrict__ dAn = dA + n * kLanes;
+#pragma omp simd
+      for (int64_t w = 0; w < kLanes; ++w) {
+        const T grad_h = dhn[w] + dyt[w] * cn;
+        const T grad_decay = grad_h * en[w] * hprev[w];
+        dAn[w] += grad_decay * dt[w];
+        ddt_w[w] += grad_decay * an[w];
+        dbu_w[w] += grad_h * bn;
+        dhn[w] = grad_h * en[w];
+        hn[w] *= dyt[w];       // dC term; h_t is not read again (step t-1 reads h_{t-1})
+        en[w] = grad_h * dtu[w];  // dB term
+      }
+    }
+#pragma omp simd
+    for (int64_t w = 0; w < kLanes; ++w) {
+      du[t * kLanes + w] += dbu_w[w] * dt[w];
+      ddt[t * kLanes + w] = ddt_w[w] + dbu_w[w] * u[w];
+    }
+  }
+}
+
+template <typename T>
+void reverse_tile(const Tile<T>& tile, const T* a, const T* dy, const T* h0, int64_t steps, int64_t N, T* states,
+                  T* decays, T* dh, T* dA, T* du, T* ddt) {
+  if (N == 16)
+    reverse_tile_impl<T, 16>(tile, a, dy, h0, steps, N, states, decays, dh, dA, du, ddt);
+  else if (N == 1)
+    reverse_tile_impl<T, 1>(tile, a, dy, h0, steps, N, states, decays, dh, dA, du, ddt);
+  else
+    reverse_tile_impl<T, 0>(tile, a, dy, h0, steps, N, states, decays, dh, dA, du, ddt);
+}
+
 template <typename T>
 void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const T* checkpoints, const Grads<T>& g) {
   const int64_t N = p.dstate, L = p.len, n_chunks = p.n_chunks();
   const std::vector<T> a = load_A(p, blk), a2 = load_A(p, blk, T(kLog2e));
-  std::vector<T> h0(N * kLanes), h(N * kLanes), y(kChunk * kLanes);
+  const std::vector<T> Dl = load_D(p, blk);
+  std::vector<T> h0(N * kLanes), h(N * kLanes), y(kChunk * kLanes), zt(kChunk * kLanes), dz(kChunk * kLanes);
   std::vector<T> states(kChunk * N * kLanes), decays(kChunk * N * kLanes);
   std::vector<T> dh(N * kLanes, T(0)), dA(N * kLanes, T(0));
   std::vector<T> dy(kChunk * kLanes), du(kChunk * kLanes), ddt(kChunk * kLanes);
   std::vector<T> dB(kChunk * N), dC(kChunk * N);
-  std::vector<T> z_tile(p.z ? kChunk * kLanes : 0), dz_tile(p.z ? kChunk * kLanes : 0);
-  const std::vector<T> Dl = load_D(p, blk);
   T dD[kLanes] = {}, dbias[kLanes] = {};
   Tile<T> tile;
   const int64_t row0 = blk.b * p.dim + blk.d0;
@@ -385,98 +552,70 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
   for (int64_t c = n_chunks - 1; c >= 0; --c) {
     const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
     tile.load(p, blk, l0, steps);
+    Tile<T>::prefetch(p, blk, l0 - kChunk);
+    if (c > 0) prefetch_tile(dout + row0 * L, L, l0 - kChunk, kChunk, blk.lanes);
     for (int64_t i = 0; i < N * kLanes; ++i) h0[i] = T(0);
     for (int64_t w = 0; w < blk.lanes; ++w)
       for (int64_t n = 0; n < N; ++n) h0[n * kLanes + w] = checkpoints[((row0 + w) * n_chunks + c) * N + n];
     h = h0;
     scan_tile(tile, a2.data(), steps, N, h.data(), y.data(), states.data(), decays.data());
 
-    // Output stage: dy = d(out)/d(y) * dout, dz, dD and the direct u term, in [t][lane] tiles (vectorised across
-    // lanes; padded lanes load as zero, so their dy is zero).
+    // Output stage, all [t][w]: dy = d(out)/d(y) * dout, dz, dD and the direct u term D * dy. Padded lanes have
+    // dout = 0 (load_tile), hence dy = 0.
     load_tile(dout + row0 * L, L, l0, steps, blk.lanes, dy.data());
-    {
-      T* __restrict__ dyp = dy.data();
-      T* __restrict__ dup = du.data();
-      const T* __restrict__ up = tile.u.data();
-      const T* __restrict__ yp = y.data();
-      if (p.z) {
-        load_tile(p.z + row0 * L, L, l0, steps, blk.lanes, z_tile.data());
-        const T* __restrict__ zp = z_tile.data();
-        T* __restrict__ dzp = dz_tile.data();
-        for (int64_t t = 0; t < steps; ++t) {
-#pragma omp simd
-          for (int64_t w = 0; w < kLanes; ++w) {
-            const int64_t i = t * kLanes + w;
-            const T s = sigmoid(zp[i]);
-            const T full = yp[i] + Dl[w] * up[i];
-            dzp[i] = dyp[i] * full * s * (T(1) + zp[i] * (T(1) - s));
-            dyp[i] *= zp[i] * s;
-          }
-        }
-        store_tile(dz_tile.data(), L, l0, steps, blk.lanes, g.dz + row0 * L);
-      }
+    T* __restrict__ dyp = dy.data();
+    const T* __restrict__ up = tile.u.data();
+    const T* __restrict__ yp = y.data();
+    if (p.z) {
+      load_tile(p.z + row0 * L, L, l0, steps, blk.lanes, zt.data());
+      const T* __restrict__ zp = zt.data();
+      T* __restrict__ dzp = dz.data();
       for (int64_t t = 0; t < steps; ++t) {
 #pragma omp simd
         for (int64_t w = 0; w < kLanes; ++w) {
           const int64_t i = t * kLanes + w;
-          dD[w] += dyp[i] * up[i];
-          dup[i] = dyp[i] * Dl[w];
+          const T s = sigmoid(zp[i]);
+          const T full = yp[i] + Dl[w] * up[i];
+          dzp[i] = dyp[i] * full * s * (T(1) + zp[i] * (T(1) - s));
+          dyp[i] *= zp[i] * s;
         }
+      }
+      store_tile(dz.data(), L, l0, steps, blk.lanes, g.dz + row0 * L);
+    }
+    T* __restrict__ dup = du.data();
+    for (int64_t t = 0; t < steps; ++t) {
+#pragma omp simd
+      for (int64_t w = 0; w < kLanes; ++w) {
+        dD[w] += dyp[t * kLanes + w] * up[t * kLanes + w];
+        dup[t * kLanes + w] = dyp[t * kLanes + w] * Dl[w];
       }
     }
 
-    // Reverse walk through the tile. dh enters step t holding exp(dt_{t+1} A) * dL/dh_{t+1}.
-    for (int64_t t = steps - 1; t >= 0; --t) {
-      const T* dt = tile.dt.data() + t * kLanes;
-      const T* u = tile.u.data() + t * kLanes;
-      const T* dyt = dy.data() + t * kLanes;
-      T ddt_w[kLanes] = {}, du_w[kLanes] = {};
-      for (int64_t n = 0; n < N; ++n) {
-        const T bn = tile.B[t * N + n];
-        const T cn = tile.C[t * N + n];
-        const T* an = a.data() + n * kLanes;
-        const T* hn = states.data() + (t * N + n) * kLanes;
-        const T* hprev = t > 0 ? states.data() + ((t - 1) * N + n) * kLanes : h0.data() + n * kLanes;
-        const T* en = decays.data() + (t * N + n) * kLanes;
-        T* dhn = dh.data() + n * kLanes;
-        T* dAn = dA.data() + n * kLanes;
-        T sum_c = T(0), sum_b = T(0);
-#pragma omp simd reduction(+ : sum_c, sum_b)
-        for (int64_t w = 0; w < kLanes; ++w) {
-          const T grad_h = dhn[w] + dyt[w] * cn;
-          sum_c += dyt[w] * hn[w];
-          const T grad_decay = grad_h * en[w] * hprev[w];
-          dAn[w] += grad_decay * dt[w];
-          ddt_w[w] += grad_decay * an[w] + grad_h * bn * u[w];
-          du_w[w] += grad_h * bn * dt[w];
-          sum_b += grad_h * dt[w] * u[w];
-          dhn[w] = grad_h * en[w];
-        }
-        dC[t * N + n] = sum_c;
-        dB[t * N + n] = sum_b;
-      }
-      for (int64_t w = 0; w < kLanes; ++w) {
-        du[t * kLanes + w] += du_w[w];
-        ddt[t * kLanes + w] = ddt_w[w];
-      }
-    }
+    reverse_tile(tile, a.data(), dy.data(), h0.data(), steps, N, states.data(), decays.data(), dh.data(), dA.data(),
+                 du.data(), ddt.data());
+    sum_rows(states.data(), steps * N, dC.data());
+    sum_rows(decays.data(), steps * N, dB.data());
+
+    T* __restrict__ ddtp = ddt.data();
+    const T* __restrict__ raw = tile.dt_raw.data();
     if (p.delta_softplus) {
-      T* __restrict__ ddtp = ddt.data();
-      const T* __restrict__ raw = tile.dt_raw.data();
 #pragma omp simd
       for (int64_t i = 0; i < steps * kLanes; ++i) ddtp[i] *= sigmoid(raw[i]);
     }
     for (int64_t t = 0; t < steps; ++t) {
 #pragma omp simd
-      for (int64_t w = 0; w < kLanes; ++w) dbias[w] += ddt[t * kLanes + w];
+      for (int64_t w = 0; w < kLanes; ++w) dbias[w] += ddtp[t * kLanes + w];
     }
     store_tile(du.data(), L, l0, steps, blk.lanes, g.du + row0 * L);
     store_tile(ddt.data(), L, l0, steps, blk.lanes, g.ddelta + row0 * L);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t t = 0; t < steps; ++t) {
-        g.dB[part0 + n * L + l0 + t] = dB[t * N + n];
-        g.dC[part0 + n * L + l0 + t] = dC[t * N + n];
+    for (int64_t t0 = 0; t0 < steps; t0 += 16) {  // [t][n] -> (n, len)
+      const int64_t n_steps = std::min<int64_t>(16, steps - t0);
+      for (int64_t n0 = 0; n0 < N; n0 += 16) {
+        const int64_t n_states = std::min<int64_t>(16, N - n0);
+        transpose(dB.data() + t0 * N + n0, N, g.dB + part0 + n0 * L + l0 + t0, L, n_steps, n_states);
+        transpose(dC.data() + t0 * N + n0, N, g.dC + part0 + n0 * L + l0 + t0, L, n_steps, n_states);
       }
+    }
   }
   for (int64_t w = 0; w < blk.lanes; ++w) {
     for (int64_t n = 0; n < N; ++n) g.dA[(row0 + w) * N + n] = dA[n * kLanes + w];
@@ -550,6 +689,7 @@ void check_problem(const torch::Tensor& u, const torch::Tensor& delta, const tor
               " channels cannot be split into ", B.size(1), " groups");
 }
 
+// `threads`: OpenMP threads of the call (0: at::get_num_threads()); see kernel_threads() in ops/compiled.py.
 // Returns {out, last_state, checkpoints}. out has u's dtype; the states are float (double for double input).
 // checkpoints (batch, dim, ceil(len / 64), dstate) is empty unless save_checkpoints.
 std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const torch::Tensor& delta_in,
@@ -557,7 +697,7 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
                                               const torch::Tensor& C_in, const c10::optional<torch::Tensor>& D_in,
                                               const c10::optional<torch::Tensor>& z_in,
                                               const c10::optional<torch::Tensor>& bias_in, bool delta_softplus,
-                                              bool save_checkpoints) {
+                                              bool save_checkpoints, int64_t threads) {
   check_problem(u_in, delta_in, A_in, B_in, C_in);
   const auto type = compute_type(u_in);
   const auto u = as_compute(u_in, type), delta = as_compute(delta_in, type), A = as_compute(A_in, type);
@@ -575,7 +715,7 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     scalar_t* last_ptr = last_state.data_ptr<scalar_t>();
     scalar_t* ckpt_ptr = save_checkpoints ? checkpoints.data_ptr<scalar_t>() : nullptr;
-    for_each_task(p.n_tasks(), [&](int64_t task) { forward_block(p, block_of(p, task), out_ptr, last_ptr, ckpt_ptr); });
+    run_tasks(p.n_tasks(), threads, [&](int64_t task) { forward_block(p, block_of(p, task), out_ptr, last_ptr, ckpt_ptr); });
   });
   return {out.to(u_in.scalar_type()), last_state, checkpoints};
 }
@@ -588,7 +728,7 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
                                               const c10::optional<torch::Tensor>& D_in,
                                               const c10::optional<torch::Tensor>& z_in,
                                               const c10::optional<torch::Tensor>& bias_in, bool delta_softplus,
-                                              const torch::Tensor& checkpoints_in) {
+                                              const torch::Tensor& checkpoints_in, int64_t threads) {
   check_problem(u_in, delta_in, A_in, B_in, C_in);
   check_input(dout_in, "dout", 3);
   TORCH_CHECK(dout_in.sizes() == u_in.sizes(), "selective_scan: dout shape ", dout_in.sizes(), " != u shape ",
@@ -622,7 +762,7 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
                       dC.data_ptr<scalar_t>()};
     const scalar_t* dout_ptr = dout.data_ptr<scalar_t>();
     const scalar_t* ckpt_ptr = checkpoints.data_ptr<scalar_t>();
-    for_each_task(p.n_tasks(), [&](int64_t task) { backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g); });
+    run_tasks(p.n_tasks(), threads, [&](int64_t task) { backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g); });
   });
   auto empty = [&] { return torch::empty({0}, u_in.options()); };  // a new one each time: outputs may not alias
   return {du.to(u_in.scalar_type()),
@@ -641,6 +781,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "mamba-monai selective scan CPU kernel";
   m.def("fwd", &selective_scan_fwd, "selective scan forward (CPU)");
   m.def("bwd", &selective_scan_bwd, "selective scan backward (CPU)");
-  m.def("threads", [] { return at::get_num_threads(); }, "threads the kernel uses (at::get_num_threads())");
+  m.def("threads", [] { return at::get_num_threads(); }, "threads used when a call passes threads = 0");
   m.def("chunk_size", [] { return kChunk; }, "time steps between backward checkpoints");
 }

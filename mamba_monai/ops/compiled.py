@@ -6,6 +6,10 @@ The kernel is compiled for the machine that runs it (``-O3 -march=native -fopenm
 carries a hash of everything that makes a build differ: the CPU's feature flags (a cache shared between machines never
 hands one the other's instructions), the kernel source's path, and the Python and PyTorch installation (two virtual
 environments, or two checkouts, sharing one cache would otherwise rebuild over each other on every first use).
+
+Threads: the kernel runs on :func:`kernel_threads` threads. When several processes share a machine (``torchrun``,
+``LOCAL_WORLD_SIZE`` or ``WORLD_SIZE`` set) and ``OMP_NUM_THREADS`` is not set, each process takes its share of the
+cores (``cores // local world size``, at least 1) instead of all of them, and says so once in the log.
 """
 
 from __future__ import annotations
@@ -16,14 +20,54 @@ import os
 import platform
 import shutil
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["kernel_source_dir", "load_kernel", "kernel_unavailable_reason"]
+__all__ = ["kernel_source_dir", "kernel_threads", "load_kernel", "kernel_unavailable_reason"]
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
 _error: str | None = None
+_logged_threads: int | None = None
+logger = logging.getLogger(__name__)
+
+
+def processes_per_machine(env: Mapping[str, str]) -> int:
+    """Processes sharing this machine according to the launcher's variables (``LOCAL_WORLD_SIZE``, else ``WORLD_SIZE``)."""
+    for name in ("LOCAL_WORLD_SIZE", "WORLD_SIZE"):
+        value = env.get(name, "").strip()
+        if value.isdigit() and int(value) >= 1:
+            return int(value)
+    return 1
+
+
+def kernel_threads(
+    env: Mapping[str, str] | None = None, cores: int | None = None, torch_threads: int | None = None
+) -> int:
+    """Threads for one kernel call: torch's thread count, capped at ``cores // processes`` when several processes share
+    the machine and ``OMP_NUM_THREADS`` does not say otherwise (the user's or launcher's choice is kept)."""
+    env = os.environ if env is None else env
+    if torch_threads is None:
+        import torch
+
+        torch_threads = torch.get_num_threads()
+    processes = processes_per_machine(env)
+    if processes == 1 or env.get("OMP_NUM_THREADS", "").strip():
+        return torch_threads
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, min(torch_threads, cores // processes))
+    global _logged_threads
+    if threads != _logged_threads:
+        _logged_threads = threads
+        logger.info(
+            "selective scan kernel: %d thread(s) per process (%d cores shared by %d processes, OMP_NUM_THREADS unset)",
+            threads,
+            cores,
+            processes,
+        )
+    return threads
 
 
 def kernel_source_dir() -> Path:

@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from mamba_monai.ops.compiled import load_kernel
+from mamba_monai.ops.compiled import kernel_threads, load_kernel
 from mamba_monai.ops.cuda import mamba_ssm_bwd, mamba_ssm_fwd
 from mamba_monai.ops.reference import selective_scan_ref
 from mamba_monai.ops.triton_scan import saved_states_shape, triton_scan_bwd, triton_scan_fwd
@@ -49,7 +49,9 @@ def selective_scan_fwd(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Forward scan on contiguous inputs with grouped B, C (batch, groups, dstate, len)."""
     if backend == "compiled":
-        out, last_state, checkpoints = load_kernel().fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, True)
+        out, last_state, checkpoints = load_kernel().fwd(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, True, kernel_threads()
+        )
         return out, last_state, checkpoints, u.new_empty((0,))
     if backend == "mamba_ssm":
         return tuple(mamba_ssm_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus))
@@ -98,7 +100,7 @@ def selective_scan_bwd(
 ) -> list[Tensor]:
     """Gradients [du, ddelta, dA, dB, dC, dD, dz, ddelta_bias]; empty tensors for inputs that were None."""
     if backend == "compiled":
-        grads = load_kernel().bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved)
+        grads = load_kernel().bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, kernel_threads())
     elif backend == "mamba_ssm":
         grads = mamba_ssm_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, out_before_gate)
     elif backend == "triton":
