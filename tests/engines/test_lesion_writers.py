@@ -14,7 +14,8 @@ from mamba_monai.engines.handlers.lesion_overlay_writer import LesionOverlayWrit
 
 
 def item(name="/d/ISIC_0000007.jpg", original=(50, 90), size=(32, 32), box=(8, 24, 4, 16)):
-    image = MetaTensor(torch.rand(3, *size, generator=torch.Generator().manual_seed(0)), meta={"filename_or_obj": name, "spatial_shape": np.array(original)})
+    pixels = torch.rand(3, *size, generator=torch.Generator().manual_seed(0))  # seeded: the colour checks are exact
+    image = MetaTensor(pixels, meta={"filename_or_obj": name, "spatial_shape": np.array(original)})
     prob = torch.zeros(1, *size)
     top, bottom, left, right = box
     prob[0, top:bottom, left:right] = 0.9
