@@ -44,7 +44,7 @@ import time
 from dataclasses import asdict, dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import log  # noqa: E402
+from bench_common import log, read_status_kb, reset_peak_rss  # noqa: E402
 
 BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
 IMPLS = ("compiled", "reference", "chunked")
@@ -140,28 +140,6 @@ def make_call(impl: str, mode: str, inputs: dict):
 
 # ----------------------------------------------------------------------------------------------------------------------
 # worker: one (shape, impl, mode) in a fresh process
-
-
-def read_status_kb(field: str) -> int | None:
-    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM), or None where there is no procfs."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0). False if not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def measure_peak_extra_mb(call) -> dict:

@@ -21,19 +21,13 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import log  # noqa: E402
+from bench_common import log, time_repeats  # noqa: E402
 from bench_scan import SHAPES, make_inputs  # noqa: E402
 
 
 def median_ms(call, threads: int, repeats: int) -> float:
     torch.set_num_threads(threads)
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistics.median(time_repeats(call, repeats, warmup=1))
 
 
 def main(argv=None) -> int:
