@@ -44,7 +44,7 @@ import time
 from dataclasses import asdict, dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import log, read_status_kb, reset_peak_rss  # noqa: E402
+from bench_common import fmt_num, fmt_time, log, ratio, read_status_kb, reset_peak_rss  # noqa: E402
 
 BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
 IMPLS = ("compiled", "reference", "chunked")
@@ -310,24 +310,6 @@ def lower_bounds(shape: Shape, machine: dict) -> dict:
 
 # ----------------------------------------------------------------------------------------------------------------------
 # report
-
-
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds >= 1.0:
-        return f"{seconds:.2f} s"
-    return f"{seconds * 1e3:.1f} ms"
-
-
-def fmt_num(value: float | None, spec: str, suffix: str = "") -> str:
-    return "-" if value is None else f"{value:{spec}}{suffix}"
-
-
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or not denominator:
-        return None
-    return numerator / denominator
 
 
 def case_value(shape_result: dict | None, impl: str, mode: str, key: str = "median_s") -> float | None:
