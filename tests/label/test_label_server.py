@@ -6,6 +6,7 @@ copies of the bundles keep it to a few minutes on CPU."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -242,6 +243,20 @@ def test_unknown_model_is_a_404_naming_the_served_ones(server):
         f"{server['url']}/infer/no_such_bundle", params={"image": MICROSCOPY_STUDY}, timeout=REQUEST_TIMEOUT
     )
     assert response.status_code == 404 and "msmamba_microscopy" in response.json()["detail"]
+
+
+def test_monai_labels_own_client_gets_the_4xx_and_the_message(server):
+    """The client 3D Slicer and OHIF build on (``monailabel.client.MONAILabelClient``) sees the status and the message."""
+    from monailabel.client import MONAILabelClient
+    from monailabel.client.client import MONAILabelClientException
+
+    client = MONAILabelClient(server["url"], tmpdir=str(server["root"] / "client"))
+    with pytest.raises(MONAILabelClientException) as error:
+        client.infer("msmamba_microscopy", "no_such_study", {})
+    assert "Status: 404" in str(error.value.msg) and "unknown image 'no_such_study'" in str(error.value.msg)
+    image, result = client.infer("msmamba_microscopy", MICROSCOPY_STUDY, {})
+    result = json.loads(result) if isinstance(result, (bytes, str)) else result
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_unknown_trainer_is_a_404(server):
