@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -29,14 +29,22 @@ def test_time_interleaved_runs_every_case_once_per_round():
 
 @pytest.mark.skipif(bench_common.read_status_kb("VmRSS") is None, reason="needs Linux procfs")
 def test_peak_extra_memory_sees_a_temporary_allocation():
-    def allocate():
-        block = np.ones(64 * 1024 * 1024 // 8)  # 64 MB, touched, then freed
-        block.sum()
-
-    extra = bench_common.measure_peak_extra_bytes(allocate)
-    if extra is None:
+    """In a fresh process, as the benchmarks measure (in the long-lived, many-threaded test process the kernel's RSS
+    counters lag and freed memory is reused, so the figure there is meaningless)."""
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import bench_common\n"
+        "def allocate():\n"
+        "    block = np.ones(64 * 1024 * 1024 // 8)  # 64 MB, touched, then freed\n"
+        "    block.sum()\n"
+        "print(bench_common.measure_peak_extra_bytes(allocate))\n"
+    )
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    done = subprocess.run([sys.executable, "-c", code, scripts], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    extra = done.stdout.strip().splitlines()[-1]
+    if extra == "None":
         pytest.skip("no /proc/self/clear_refs here")
-    assert 60 * bench_common.MB < extra < 200 * bench_common.MB
+    assert 60 * bench_common.MB < float(extra) < 200 * bench_common.MB
 
 
 def test_spawn_worker_returns_the_json_result_and_reports_failures(tmp_path):
