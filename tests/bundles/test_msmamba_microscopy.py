@@ -129,6 +129,8 @@ def test_evaluate_writes_report_with_class_names(trained):
     rows = list(csv.DictReader((root / "eval" / "per_class_report.csv").open()))
     assert [row["class"] for row in rows][: len(CLASSES)] == CLASSES
     assert (root / "eval" / "confusion_matrix.png").stat().st_size > 1000
+    predictions = list(csv.DictReader((root / "eval" / "test_predictions.csv").open()))
+    assert len(predictions) == n_test and all(row["predicted_class"] in CLASSES for row in predictions)
 
 
 def infer(root: Path, input_path, output_dir, *extra_configs, **extra):
