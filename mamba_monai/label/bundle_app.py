@@ -20,18 +20,11 @@ import mamba_monai
 from mamba_monai.label.classification_task import BundleClassificationInferTask
 from mamba_monai.label.discovery import select_bundles
 from mamba_monai.label.segmentation_task import BundleSegmentationInferTask
+from mamba_monai.label.served_model import NotServableModelError
 from mamba_monai.label.train_task import BundleSegmentationTrainTask
+from mamba_monai.utils.error_summary import error_chain
 
 __all__ = ["MambaMonaiLabelApp"]
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    """``error`` and its causes, outermost first."""
-    chain: list[BaseException] = []
-    while error is not None and all(error is not seen for seen in chain):
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    return chain
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +107,8 @@ class MambaMonaiLabelApp(MONAILabelApp):
         try:
             return super().infer(request, datastore)
         except Exception as error:
-            chain = _chain(error)
-            refused = next((e for e in chain if "is not a servable model" in str(e)), None)
+            chain = error_chain(error)
+            refused = next((e for e in chain if isinstance(e, NotServableModelError)), None)
             if refused is not None:
                 raise HTTPException(400, str(refused)) from error
             names_input = isinstance(image, str) and bool(image)

@@ -9,9 +9,13 @@ from typing import Any
 from mamba_monai.engines import AutocastInferer
 from mamba_monai.label.discovery import MODEL_FILE
 
-__all__ = ["SERVED_MODEL", "ServedModelMixin"]
+__all__ = ["SERVED_MODEL", "NotServableModelError", "ServedModelMixin"]
 
 SERVED_MODEL = os.path.basename(MODEL_FILE)
+
+
+class NotServableModelError(ValueError):
+    """A request named a model file that the bundle does not serve (the app answers it with a 400)."""
 
 
 class ServedModelMixin:
@@ -30,7 +34,7 @@ class ServedModelMixin:
         chosen = (data or {}).get("model_filename")
         chosen = chosen[0] if isinstance(chosen, (list, tuple)) and chosen else chosen
         if chosen and chosen != SERVED_MODEL:
-            raise ValueError(
+            raise NotServableModelError(
                 f"model_filename '{chosen}' is not a servable model of '{self.bundle.name}': it serves {SERVED_MODEL}"
             )
         return super()._get_network(device, data)

@@ -15,6 +15,7 @@ from monailabel.tasks.train.bundle import BundleTrainTask
 
 from mamba_monai.label.bundle_config import read_bundle_config
 from mamba_monai.label.discovery import MODEL_FILE, ServableBundle
+from mamba_monai.label.served_model import NotServableModelError
 from mamba_monai.label.studies import usable_studies
 
 __all__ = ["BundleSegmentationTrainTask"]
@@ -81,7 +82,7 @@ class BundleSegmentationTrainTask(BundleTrainTask):
         chosen = request.get("model_filename", os.path.basename(MODEL_FILE))
         chosen = chosen if isinstance(chosen, str) else chosen[0]
         if chosen != os.path.basename(MODEL_FILE):
-            raise ValueError(
+            raise NotServableModelError(
                 f"'{chosen}' is not a servable model of '{self.bundle.name}': training starts from "
                 f"{os.path.basename(MODEL_FILE)} (or from scratch with pretrained false)"
             )

@@ -11,16 +11,20 @@ from __future__ import annotations
 import sys
 from types import TracebackType
 
-__all__ = ["install_error_summary", "root_cause"]
+__all__ = ["error_chain", "install_error_summary", "root_cause"]
+
+
+def error_chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions it came from (``__cause__``, else ``__context__``), outermost first."""
+    chain = [error]
+    while (inner := chain[-1].__cause__ or chain[-1].__context__) is not None and all(inner is not e for e in chain):
+        chain.append(inner)
+    return chain
 
 
 def root_cause(error: BaseException) -> BaseException:
     """The innermost exception of ``error``'s chain (``__cause__``, else ``__context__``)."""
-    seen = {id(error)}
-    while (inner := error.__cause__ or error.__context__) is not None and id(inner) not in seen:
-        seen.add(id(inner))
-        error = inner
-    return error
+    return error_chain(error)[-1]
 
 
 def install_error_summary() -> None:
