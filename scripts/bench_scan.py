@@ -44,7 +44,15 @@ import time
 from dataclasses import asdict, dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import fmt_num, fmt_time, log, ratio, read_status_kb, reset_peak_rss  # noqa: E402
+from bench_common import (  # noqa: E402
+    fmt_num,
+    fmt_time,
+    log,
+    prepare_compiled_kernel,
+    ratio,
+    read_status_kb,
+    reset_peak_rss,
+)
 
 BACKEND_ENV = "MAMBA_MONAI_SCAN_BACKEND"
 IMPLS = ("compiled", "reference", "chunked")
@@ -435,16 +443,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.repeats < 1 or args.ref_repeats < 1 or args.warmup < 0:
         parser.error("--repeats and --ref-repeats must be >= 1, --warmup >= 0")
     return args
-
-
-def prepare_compiled_kernel() -> None:
-    """Build (or load from the cache) the C++ kernel once, before the workers need it."""
-    from mamba_monai.ops.compiled import load_kernel
-
-    start = time.perf_counter()
-    log("loading the compiled kernel (the first build takes ~30 s) ...")
-    load_kernel()
-    log(f"  ready in {time.perf_counter() - start:.1f} s")
 
 
 def run_benchmark(args: argparse.Namespace) -> dict:
