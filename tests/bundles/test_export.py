@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -138,8 +139,11 @@ def test_traced_mamba_network_loads_only_after_importing_mamba_monai(tmp_path):
 
 
 @with_inference
-def test_onnx_export_matches_eager(bundle, tmp_path):
+def test_onnx_export_matches_eager(bundle, tmp_path, monkeypatch):
     pytest.importorskip("onnx")
+    # MONAI's onnx_export exports to a NamedTemporaryFile, and the exporter writes the weights beside it as
+    # "<name>.data", which nothing deletes: keep those files in this test's folder instead of the system's /tmp.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     pytest.importorskip("onnxscript")  # torch.onnx's (default) dynamo exporter
     ort = pytest.importorskip("onnxruntime")
     net, ckpt = tiny_network_with_weights(bundle, tmp_path)
