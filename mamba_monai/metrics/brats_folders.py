@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -108,11 +109,20 @@ class BratsFolderResult:
     missing_references: list[str] = field(default_factory=list)
 
 
-def _read_labels(path: Path) -> np.ndarray:
+def _read_labels(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
+    """A label map and its voxel size (the header's zooms, as the official tool reads them)."""
     try:
-        return np.asanyarray(nib.load(str(path)).dataobj)
+        image = nib.load(str(path))
+        return np.asanyarray(image.dataobj), tuple(float(v) for v in image.header.get_zooms()[:3])
     except Exception as error:  # nibabel raises several types for truncated / non-NIfTI files
         raise ValueError(f"cannot read label map '{path}': {error}") from error
+
+
+def _case_metrics(ref: Path, pred: Path, evaluator: Any, coding: str | int) -> dict[str, float]:
+    (prediction, pred_spacing), (reference, ref_spacing) = _read_labels(pred), _read_labels(ref)
+    if pred_spacing != ref_spacing:  # the official tool refuses such a pair too ("Metadata ... do not match")
+        raise ValueError(f"voxel sizes differ: prediction {pred_spacing}, reference {ref_spacing} (mm)")
+    return official_case_metrics(prediction, reference, evaluator, coding, spacing=ref_spacing)
 
 
 def evaluate_folders(
@@ -142,7 +152,7 @@ def evaluate_folders(
         iterator = tqdm(pairs, desc="BraTS metrics", unit="case")
     for name, ref, pred in iterator:
         try:
-            result.rows[name] = official_case_metrics(_read_labels(pred), _read_labels(ref), evaluator, coding)
+            result.rows[name] = _case_metrics(ref, pred, evaluator, coding)
         except ValueError as error:
             raise ValueError(f"case {name} ({pred.name} vs {ref.name}): {error}") from error
     columns = list(next(iter(result.rows.values()), {}))

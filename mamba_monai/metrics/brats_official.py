@@ -13,6 +13,13 @@ The columns and the two substitutions are those of the official ``metrics_parser
 voxel-wise HD95 (a region missed or predicted where there is none) becomes 373 (the diagonal of the SRI-24 volume),
 the lesion-wise figures keep panoptica's value (``inf`` when no lesion matched), and a case without a prediction scores
 0 everywhere and 373 for every HD95 that is not a standard deviation.
+
+Distances (HD95, NSD) are in mm of the voxel size given (the NIfTI header's, as the official tool reads it; 1 mm when
+none is given). For voxels whose first and last sizes differ the official tool is not physical: it reads NIfTI through
+SimpleITK, whose array is in (z, y, x) order while the spacing it passes is in (x, y, z) order, so each axis gets the
+other's size (panoptica 2.1.7; pinned by ``tests/metrics/test_brats_official.py``). We pair each axis with its own
+size: identical figures for BraTS's 1 mm isotropic volumes and any spacing that reads the same reversed, physical
+distances where the official tool's are not.
 """
 
 from __future__ import annotations
@@ -115,7 +122,13 @@ def to_2023_coding(labels: Any, coding: str | int, name: str = "label map") -> n
     return array
 
 
-def official_case_metrics(prediction: Any, reference: Any, evaluator: Any, coding: str | int = "2023") -> dict:
+def official_case_metrics(
+    prediction: Any,
+    reference: Any,
+    evaluator: Any,
+    coding: str | int = "2023",
+    spacing: Sequence[float] | None = None,
+) -> dict:
     """The official figures of one case: ``{f"{column}_{region}": value}`` for every region of ``evaluator``'s
     configuration (columns as the official parser names them, see the module docstring).
 
@@ -124,14 +137,21 @@ def official_case_metrics(prediction: Any, reference: Any, evaluator: Any, codin
         reference: the reference label map, same shape.
         evaluator: from :func:`official_evaluator`.
         coding: label coding of both maps (``"2021"`` or ``"2023"``).
+        spacing: voxel size (mm) of the three axes: HD95 and NSD are distances in these units. The official tool reads
+            it from the NIfTI headers (``get_zooms()``); ``None`` means 1 mm (BraTS volumes are 1 mm isotropic).
     """
     pred = to_2023_coding(prediction, coding, "prediction")
     ref = to_2023_coding(reference, coding, "reference")
     if pred.shape != ref.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from reference shape {ref.shape}")
+    voxelspacing = None
+    if spacing is not None:
+        voxelspacing = tuple(float(v) for v in spacing)
+        if len(voxelspacing) != 3 or not all(v > 0 and math.isfinite(v) for v in voxelspacing):
+            raise ValueError(f"spacing must be three positive voxel sizes, got {tuple(spacing)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # panoptica's NSD default-threshold note, once per region
-        results = evaluator.evaluate(pred, ref, verbose=False)
+        results = evaluator.evaluate(pred, ref, voxelspacing=voxelspacing, verbose=False)
     row: dict[str, float] = {}
     for region, result in results.items():
         values = result.to_dict(False)

@@ -20,7 +20,7 @@ def written(monkeypatch):
     monkeypatch.setattr(
         brats_official_writer,
         "official_case_metrics",
-        lambda prediction, reference, evaluator, coding: {"et_voxels": float((prediction == 3).sum())},
+        lambda prediction, reference, evaluator, coding, spacing: {"et_voxels": float((prediction == 3).sum())},
     )
     monkeypatch.setattr(
         brats_official_writer, "write_official_tables", lambda result, path, info: tables.append((path, result.rows))
@@ -71,3 +71,20 @@ def test_without_the_official_packages_it_warns_and_registers_nothing(tmp_path, 
         BratsOfficialMetricsWriter(tmp_path).attach(engine)
     engine.run([[case("a")]], max_epochs=1)
     assert not list(tmp_path.iterdir())
+
+
+def test_distances_use_the_reference_voxel_size(tmp_path, monkeypatch):
+    spacings = []
+    monkeypatch.setattr(brats_official_writer, "official_evaluator", lambda config: "evaluator")
+    monkeypatch.setattr(
+        brats_official_writer,
+        "official_case_metrics",
+        lambda prediction, reference, evaluator, coding, spacing: spacings.append(spacing) or {"n": 1.0},
+    )
+    monkeypatch.setattr(brats_official_writer, "write_official_tables", lambda result, path, info: None)
+    item = case("a")
+    item["label"] = MetaTensor(item["label"], affine=torch.diag(torch.tensor([0.5, 1.0, 2.0, 1.0])))
+    engine = Engine(lambda e, batch: batch)
+    BratsOfficialMetricsWriter(tmp_path).attach(engine)
+    engine.run([[item, case("b")]], max_epochs=1)
+    assert spacings == [(0.5, 1.0, 2.0), None]  # a plain tensor has no voxel size: the engine counts in voxels

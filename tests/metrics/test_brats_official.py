@@ -61,9 +61,9 @@ def synthetic_cases() -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     return cases
 
 
-def _save(array: np.ndarray, path: Path) -> None:
+def _save(array: np.ndarray, path: Path, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(array, np.eye(4)), str(path))
+    nib.save(nib.Nifti1Image(array, np.diag([*spacing, 1.0])), str(path))
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,29 @@ def folders(tmp_path_factory):
     return root
 
 
+# The official tool reads NIfTI through SimpleITK (panoptica tries it before nibabel): the array comes in (z, y, x)
+# order, the spacing in (x, y, z) order, so for voxels whose x and z sizes differ its distances pair each axis with
+# the other's size. A spacing that reads the same reversed is unaffected: there the tool's figures are the physical
+# ones, and ours must equal them.
+PALINDROMIC = (2.0, 1.0, 2.0)
+SKEWED = (0.8, 1.0, 2.5)
+
+
+def anisotropic_folders(root: Path, spacing: tuple[float, float, float]) -> Path:
+    """The synthetic cases with anisotropic voxels (mm) in the NIfTI headers."""
+    for number, (ref, pred) in synthetic_cases().items():
+        _save(ref, root / "ref" / f"BraTS-GLI-{number}-seg.nii.gz", spacing)
+        if pred is not None:
+            _save(pred, root / "pred" / f"BraTS-GLI-{number}.nii.gz", spacing)
+    return root
+
+
 @pytest.fixture(scope="module")
 def official(folders):
+    return run_official_tool(folders)
+
+
+def run_official_tool(folders: Path) -> dict:
     """The official tool's per-case table, by case number; run as its README says."""
     bin_dir = Path(sys.executable).parent
     summary, table = folders / "official.json", folders / "official.csv"
@@ -106,8 +127,7 @@ def _same(ours: float, theirs: str) -> bool:
     return abs(ours - expected) <= 1e-3
 
 
-def test_every_case_and_figure_equals_the_official_tool(folders, official):
-    result = evaluate_folders(folders / "ref", folders / "pred", coding="2023", progress=False)
+def assert_equal_to_official(result, official: dict) -> None:
     assert set(result.rows) == set(official) == {f"BraTS-GLI-{n}" for n in synthetic_cases()}
     assert result.missing_predictions == ["BraTS-GLI-00006-000"] and result.missing_references == []
     compared = 0
@@ -119,6 +139,11 @@ def test_every_case_and_figure_equals_the_official_tool(folders, official):
             assert _same(ours[column], theirs[column]), f"{case} {column}: ours {ours[column]}, official {theirs[column]}"
             compared += 1
     assert compared >= 6 * 6 * 15
+
+
+def test_every_case_and_figure_equals_the_official_tool(folders, official):
+    result = evaluate_folders(folders / "ref", folders / "pred", coding="2023", progress=False)
+    assert_equal_to_official(result, official)
     # the cases exercise what they claim: a missed lesion, a spurious one, empty sides, the missing-file penalty
     assert result.rows["BraTS-GLI-00002-000"]["all_instance_fn_wt"] == 1
     assert result.rows["BraTS-GLI-00003-000"]["all_instance_fp_wt"] == 1
@@ -181,3 +206,34 @@ def test_label_codings_are_checked():
     with pytest.raises(ValueError, match="expected a 3D label map"):
         to_2023_coding(np.zeros((2, 2)), "2023")
     assert to_2023_coding(np.full((1, 2, 2, 2), 4), "2021").max() == 3
+
+
+def test_anisotropic_voxels_give_the_official_distances(tmp_path, folders):
+    root = anisotropic_folders(tmp_path, PALINDROMIC)
+    result = evaluate_folders(root / "ref", root / "pred", coding="2023", progress=False)
+    assert_equal_to_official(result, run_official_tool(root))
+    # the voxel size is used: distances differ from the same cases with 1 mm voxels, overlaps do not
+    isotropic = evaluate_folders(folders / "ref", folders / "pred", coding="2023", progress=False)
+    case = "BraTS-GLI-00002-000"  # its predicted lesion is shifted by one voxel along the first axis
+    assert isotropic.rows[case]["lesionwise_hd95_mean_et"] == pytest.approx(1.0)
+    assert result.rows[case]["lesionwise_hd95_mean_et"] == pytest.approx(PALINDROMIC[0])
+    assert result.rows[case]["global_dsc_wt"] == pytest.approx(isotropic.rows[case]["global_dsc_wt"])
+
+
+def test_the_official_tool_pairs_axes_with_reversed_voxel_sizes(tmp_path):
+    """Pins the official tool's behaviour documented above: where it changes (a fixed panoptica), our documentation
+    (brats_official module docstring, SegMamba card) must follow."""
+    root = anisotropic_folders(tmp_path, SKEWED)
+    official = run_official_tool(root)
+    ours = evaluate_folders(root / "ref", root / "pred", coding="2023", progress=False)
+    case = "BraTS-GLI-00002-000"  # its predicted lesion is shifted by one voxel along the first axis (0.8 mm)
+    assert ours.rows[case]["lesionwise_hd95_mean_et"] == pytest.approx(0.8, abs=1e-6)
+    assert float(official[case]["lesionwise_hd95_mean_et"]) == pytest.approx(2.5, abs=1e-6)
+
+
+def test_a_pair_with_different_voxel_sizes_is_refused_naming_the_case(tmp_path):
+    ref, pred = synthetic_cases()["00001-000"]
+    _save(ref, tmp_path / "ref" / "BraTS-GLI-00001-000-seg.nii.gz", (1.0, 1.0, 1.0))
+    _save(pred, tmp_path / "pred" / "BraTS-GLI-00001-000.nii.gz", SKEWED)
+    with pytest.raises(ValueError, match=r"case BraTS-GLI-00001-000 .*voxel sizes differ"):
+        evaluate_folders(tmp_path / "ref", tmp_path / "pred", coding="2023", progress=False)

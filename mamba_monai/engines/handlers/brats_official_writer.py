@@ -4,7 +4,8 @@ The evaluator's ``pred`` holds the thresholded region masks (TC, WT, ET) after t
 become the label map inference writes (:class:`~mamba_monai.data.transforms.BratsRegionsToLabels`), and the
 reference regions become the reference label map the same way (exact for BraTS labels, whose regions are nested).
 Each case is then scored by the official engine (:mod:`mamba_monai.metrics.brats_official`), so the tables equal
-``mamba-monai brats-metrics`` on the written predictions.
+``mamba-monai brats-metrics`` on the written predictions. Distances (HD95, NSD) are in mm of the evaluated voxel
+size, read from the reference's affine as the official tool reads the NIfTI header.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ignite.engine import Engine
-from monai.data import decollate_batch
+from monai.data import MetaTensor, decollate_batch
 
 from mamba_monai.data.transforms import BratsRegionsToLabels
 from mamba_monai.engines.handlers.brats_metrics_writer import item_case_id
@@ -23,7 +24,19 @@ from mamba_monai.metrics.brats_folders import BratsFolderResult, write_official_
 from mamba_monai.metrics.brats_official import INSTALL_HINT, official_case_metrics, official_evaluator
 from mamba_monai.engines.handlers.round_writer import RoundWriter
 
-__all__ = ["BratsOfficialMetricsWriter"]
+__all__ = ["BratsOfficialMetricsWriter", "voxel_size"]
+
+
+def voxel_size(image: Any) -> tuple[float, ...] | None:
+    """The voxel size (mm) of a channel-first 3D MetaTensor, from its affine as the evaluation sees it (after any
+    resampling of the bundle's transforms); None for a plain tensor (the metrics then count in voxels, 1 mm each).
+
+    Args:
+        image: a reference or prediction of the evaluator's output.
+    """
+    if not isinstance(image, MetaTensor):
+        return None
+    return tuple(float(v) for v in image.pixdim[:3])
 
 
 class BratsOfficialMetricsWriter(RoundWriter):
@@ -80,7 +93,10 @@ class BratsOfficialMetricsWriter(RoundWriter):
             case = item_case_id(item, len(self._rows), self.case_key, self.pred_key)
             prediction = self.to_labels(item[self.pred_key])
             reference = self.to_labels(item[self.label_key])
-            self._rows[case] = official_case_metrics(prediction, reference, self._evaluator, coding="2023")
+            spacing = voxel_size(item[self.label_key])
+            self._rows[case] = official_case_metrics(
+                prediction, reference, self._evaluator, coding="2023", spacing=spacing
+            )
 
     def __call__(self, engine: Engine) -> None:
         result = BratsFolderResult(rows=dict(sorted(self._rows.items())))
