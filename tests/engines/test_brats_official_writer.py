@@ -88,3 +88,21 @@ def test_distances_use_the_reference_voxel_size(tmp_path, monkeypatch):
     BratsOfficialMetricsWriter(tmp_path).attach(engine)
     engine.run([[item, case("b")]], max_epochs=1)
     assert spacings == [(0.5, 1.0, 2.0), None]  # a plain tensor has no voxel size: the engine counts in voxels
+
+
+def _gather_on_rank(rank: int, init_file: str, results: dict) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        rows = {f"case{rank}": {"dsc": float(rank)}, "padded": {"dsc": 9.0}}  # DistributedSampler repeats a case
+        results[rank] = brats_official_writer.gather_rows(rows)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_distributed_rounds_gather_every_rank_rows(tmp_path):
+    manager = torch.multiprocessing.get_context("spawn").Manager()
+    results = manager.dict()
+    torch.multiprocessing.spawn(_gather_on_rank, args=(str(tmp_path / "init"), results), nprocs=2, join=True)
+    expected = {"case0": {"dsc": 0.0}, "case1": {"dsc": 1.0}, "padded": {"dsc": 9.0}}
+    assert dict(results) == {0: expected, 1: expected}
+    assert brats_official_writer.gather_rows({"a": {"dsc": 1.0}}) == {"a": {"dsc": 1.0}}  # one process: unchanged

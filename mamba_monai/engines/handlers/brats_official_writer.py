@@ -15,6 +15,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
+import torch
 from ignite.engine import Engine
 from monai.data import MetaTensor, decollate_batch
 
@@ -24,7 +26,24 @@ from mamba_monai.metrics.brats_folders import BratsFolderResult, write_official_
 from mamba_monai.metrics.brats_official import INSTALL_HINT, official_case_metrics, official_evaluator
 from mamba_monai.engines.handlers.round_writer import RoundWriter
 
-__all__ = ["BratsOfficialMetricsWriter", "voxel_size"]
+__all__ = ["BratsOfficialMetricsWriter", "gather_rows", "voxel_size"]
+
+
+def gather_rows(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Every rank's rows (distributed evaluation: each rank scored its share of the cases); ``rows`` unchanged in a
+    single process.
+
+    Args:
+        rows: this rank's rows, case -> column -> value.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return rows
+    gathered: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, rows)
+    merged: dict[str, dict[str, float]] = {}
+    for part in gathered:
+        merged.update(part or {})
+    return merged
 
 
 def voxel_size(image: Any) -> tuple[float, ...] | None:
@@ -99,5 +118,8 @@ class BratsOfficialMetricsWriter(RoundWriter):
             )
 
     def __call__(self, engine: Engine) -> None:
-        result = BratsFolderResult(rows=dict(sorted(self._rows.items())))
+        rows = gather_rows(self._rows)
+        if idist.get_rank() != self.save_rank:
+            return
+        result = BratsFolderResult(rows=dict(sorted(rows.items())))
         write_official_tables(result, self.output_dir / self.name, {"config": self.config, "coding": "2023"})
