@@ -90,7 +90,7 @@ def _cuda_backend(requested: str, device: torch.device) -> str:
         return "mamba_ssm"
     if requested == "mamba_ssm":
         raise RuntimeError(f"{BACKEND_ENV}=mamba_ssm, but {reason}")
-    missing = f"{reason}; for mamba-ssm's CUDA kernel: {MAMBA_SSM_INSTALL}"
+    missing = reason if MAMBA_SSM_INSTALL in reason else f"{reason}; for mamba-ssm's CUDA kernel: {MAMBA_SSM_INSTALL}"
     triton_reason = triton_unavailable_reason(device)
     if triton_reason is None:
         return _fallback(missing, "triton", stacklevel=5)

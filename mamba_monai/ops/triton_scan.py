@@ -65,13 +65,30 @@ def _kernels_interpreted() -> bool:
     return not any(type(f).__name__ == "JITFunction" for f in functions)
 
 
+# The backward kernel's atomics compile to PTX ".acq_rel" operations, which ptxas accepts from sm_70 on (the compile
+# test, tests/ops/triton_gpu_compile.py, builds both kernels for sm_70 and sm_80).
+MIN_CUDA_CAPABILITY = (7, 0)
+
+
+def _gpu_unsupported_reason(device: torch.device) -> str | None:
+    """Why the kernels cannot be compiled for this CUDA device (an NVIDIA GPU older than Volta), or None."""
+    if torch.version.hip is not None:  # ROCm devices are "cuda" too; Triton's AMD backend has its own checks
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    if (major, minor) < MIN_CUDA_CAPABILITY:
+        name = torch.cuda.get_device_name(device)
+        need = ".".join(map(str, MIN_CUDA_CAPABILITY))
+        return f"the Triton kernels need an NVIDIA GPU of compute capability {need} or newer; {name} is {major}.{minor}"
+    return None
+
+
 def triton_unavailable_reason(device: torch.device) -> str | None:
     """None if the Triton kernels can run on ``device``, else the reason and what would make them run."""
     error = _import_error()
     if error is not None:
         return f"{error}; install it with: {TRITON_INSTALL}"
     if device.type == "cuda":
-        return None
+        return _gpu_unsupported_reason(device)
     if device.type == "cpu":
         if not _interpreter_requested():
             return (
@@ -192,4 +209,3 @@ def triton_scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, s
         dz,
         dbias.sum(0).to(delta_bias.dtype) if delta_bias is not None else empty(),
     ]
-

@@ -131,17 +131,44 @@ def test_tiny_time_steps_keep_their_precision(device):
     check_against_reference(on(t, device), softplus=True)
 
 
-def test_kernels_compile_for_a_gpu():
-    """Triton's compiler takes both kernels, in every dtype variant, down to an sm_80 cubin (no GPU needed)."""
+def compile_for_gpu(arch: int) -> subprocess.CompletedProcess:
     pytest.importorskip("triton", reason="Triton is not installed")
     script = Path(__file__).with_name("triton_gpu_compile.py")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(script), str(arch)], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+@pytest.mark.parametrize("arch", [70, 80])  # 70: the oldest GPU the kernels accept (triton_scan.MIN_CUDA_CAPABILITY)
+def test_kernels_compile_for_a_gpu(arch):
+    """Triton's compiler takes both kernels, in every dtype variant, down to a cubin (no GPU needed)."""
+    proc = compile_for_gpu(arch)
     if proc.returncode != 0 and "ptxas" in proc.stderr and "not found" in proc.stderr.lower():
         pytest.skip("Triton's NVIDIA backend has no ptxas here")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count(" ok") == 8
+
+
+def test_an_older_gpu_is_refused_by_name_and_the_scan_falls_back(monkeypatch):
+    """Below compute capability 7.0 ptxas rejects the backward's atomics: the backend says so before any launch."""
+    pytest.importorskip("triton", reason="Triton is not installed")
+    from mamba_monai.ops import backends, triton_scan
+
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla P100")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))
+    reason = triton_scan.triton_unavailable_reason(torch.device("cuda"))
+    assert reason is not None and "compute capability 7.0 or newer; Tesla P100 is 6.0" in reason
+    monkeypatch.setenv(backends.BACKEND_ENV, "triton")
+    with pytest.raises(RuntimeError, match="Tesla P100 is 6.0"):
+        backends.resolve_backend(torch.device("cuda"))
+    monkeypatch.setenv(backends.BACKEND_ENV, "auto")  # without mamba-ssm (as here): the portable scan, said aloud
+    with pytest.warns(RuntimeWarning, match="Tesla P100 is 6.0"):
+        assert backends.resolve_backend(torch.device("cuda")) == "chunked"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
+    assert triton_scan.triton_unavailable_reason(torch.device("cuda")) is None
 
 
 def test_raw_op_rejects_non_contiguous():
@@ -150,7 +177,9 @@ def test_raw_op_rejects_non_contiguous():
     u = t["u"].transpose(1, 2).contiguous().transpose(1, 2)
     assert not u.is_contiguous()
     with pytest.raises(RuntimeError, match="triton.*u must be contiguous"):
-        torch.ops.mamba_monai.selective_scan_fwd(u, t["delta"], t["A"], t["B"], t["C"], None, None, None, False, "triton")
+        torch.ops.mamba_monai.selective_scan_fwd(
+            u, t["delta"], t["A"], t["B"], t["C"], None, None, None, False, "triton"
+        )
 
 
 @pytest.mark.parametrize("dt,a_scale", [(5.0, 40.0), (10.0, 1000.0)])

@@ -1,6 +1,6 @@
-"""Compile the Triton scan kernels for an NVIDIA GPU (sm_80) without one: Triton's compiler down to a cubin (ptxas).
+"""Compile the Triton scan kernels for an NVIDIA GPU without one: Triton's compiler down to a cubin (ptxas).
 
-Run as a script, in a process where ``TRITON_INTERPRET`` is unset (interpreted kernels cannot be compiled). Prints one
+Run as a script (``python triton_gpu_compile.py [compute capability, default 80]``), in a process where ``TRITON_INTERPRET`` is unset (interpreted kernels cannot be compiled). Prints one
 line per kernel variant: ``<kernel> <variant> ok <registers> <spill bytes>``; exits non-zero on a compilation error.
 """
 
@@ -19,7 +19,7 @@ from mamba_monai.ops import triton_kernels
 STATE_BUFFERS = ("A_ptr", "last_ptr", "saved_ptr", "dA_ptr", "dB_ptr", "dC_ptr", "dD_ptr", "dbias_ptr")
 
 
-def compile_kernel(kernel, data: str, state: str, acc, block_n: int, flags: bool):
+def compile_kernel(kernel, data: str, state: str, acc, block_n: int, flags: bool, arch: int = 80):
     """Compile ``kernel`` with ``data``-typed inputs/outputs, ``state``-typed state buffers, all options on or off."""
     names = list(inspect.signature(kernel.fn).parameters)
     signature = {}
@@ -29,13 +29,12 @@ def compile_kernel(kernel, data: str, state: str, acc, block_n: int, flags: bool
         else:
             signature[name] = "constexpr" if name.isupper() or name.startswith("BLOCK") else "i32"
     constants = dict(HAS_D=flags, HAS_Z=flags, HAS_BIAS=flags, SOFTPLUS=flags, ACC=acc, BLOCK_N=block_n, BLOCK_L=64)
-    source = ASTSource(
-        fn=kernel, signature=signature, constexprs={(names.index(k),): v for k, v in constants.items()}
-    )
-    return triton.compile(source, target=GPUTarget("cuda", 80, 32))
+    source = ASTSource(fn=kernel, signature=signature, constexprs={(names.index(k),): v for k, v in constants.items()})
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32))
 
 
 def main() -> int:
+    arch = int(sys.argv[1]) if len(sys.argv) > 1 else 80
     variants = {
         "fp32": ("fp32", "fp32", tl.float32, 16, True),
         "bf16": ("bf16", "fp32", tl.float32, 16, True),
@@ -44,7 +43,7 @@ def main() -> int:
     }
     for kernel in (triton_kernels.selective_scan_fwd_kernel, triton_kernels.selective_scan_bwd_kernel):
         for name, variant in variants.items():
-            compiled = compile_kernel(kernel, *variant)
+            compiled = compile_kernel(kernel, *variant, arch=arch)
             assert "cubin" in compiled.asm and len(compiled.asm["cubin"]) > 0
             print(kernel.fn.__name__, name, "ok", flush=True)
     return 0
