@@ -74,6 +74,8 @@ def _gpu_unsupported_reason(device: torch.device) -> str | None:
     """Why the kernels cannot be compiled for this CUDA device (an NVIDIA GPU older than Volta), or None."""
     if torch.version.hip is not None:  # ROCm devices are "cuda" too; Triton's AMD backend has its own checks
         return None
+    if not torch.cuda.is_available():  # asked about CUDA in general (mamba-monai info without a GPU): nothing to check
+        return None
     major, minor = torch.cuda.get_device_capability(device)
     if (major, minor) < MIN_CUDA_CAPABILITY:
         name = torch.cuda.get_device_name(device)

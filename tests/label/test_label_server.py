@@ -74,11 +74,14 @@ def server(tmp_path_factory):
     studies = make_studies(root / "studies", root / "scratch", labelled=2)
     port = free_port()
     log = root / "server.log"
+    (root / "tmp").mkdir()
     env = {
         **os.environ,
         "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false",
         "MONAI_LABEL_SESSION_PATH": str(root / "sessions"),  # not ~/.cache/monailabel
         "OMP_NUM_THREADS": "2",
+        # MONAI Label leaves temporary files behind (its logging config, results sent as multipart): not in /tmp
+        "TMPDIR": str(root / "tmp"),
     }
     command = [
         sys.executable, "-c", SERVE, "serve",

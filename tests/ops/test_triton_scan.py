@@ -157,6 +157,7 @@ def test_an_older_gpu_is_refused_by_name_and_the_scan_falls_back(monkeypatch):
     from mamba_monai.ops import backends, triton_scan
 
     monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla P100")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))
     reason = triton_scan.triton_unavailable_reason(torch.device("cuda"))
