@@ -8,13 +8,19 @@ from pathlib import Path
 
 __all__ = ["DEMOS", "find_bundle", "run_demo"]
 
+
 def _classification_demo() -> list[tuple[str, list[str], str | None, dict]]:
     on_test_split = {"input": "$@dataset_dir + '/datalist.json'"}
     return [
         ("train", ["train.json", "demo.json"], "train", {}),
         ("evaluate", ["train.json", "evaluate.json", "demo.json"], "eval", {}),
         ("inference", ["inference.json", "demo.json"], "infer", on_test_split),
-        ("explain", ["inference.json", "explain.json", "demo.json"], "infer", {**on_test_split, "explain_max_images": 4}),
+        (
+            "explain",
+            ["inference.json", "explain.json", "demo.json"],
+            "infer",
+            {**on_test_split, "explain_max_images": 4},
+        ),
     ]
 
 

@@ -515,7 +515,10 @@ def cuda_main(args: argparse.Namespace) -> int:
     import torch
 
     if not torch.cuda.is_available():
-        print("bench_scan: --device cuda, but torch sees no CUDA device (torch.cuda.is_available() is False)", file=sys.stderr)
+        print(
+            "bench_scan: --device cuda, but torch sees no CUDA device (torch.cuda.is_available() is False)",
+            file=sys.stderr,
+        )
         return 2
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_scan_cuda import print_cuda_table, run_cuda_benchmark

@@ -190,7 +190,9 @@ def make_train_call(net, spec: dict, device):
     def step(image, label, verbose: bool):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        with low_precision(spec.get("precision", "fp32"), device):  # autocast the forward only; no gradient scaler for bf16 on CPU
+        with low_precision(
+            spec.get("precision", "fp32"), device
+        ):  # autocast the forward only; no gradient scaler for bf16 on CPU
             pred = net(image)
         loss = loss_fn(pred.float(), label)
         synchronize(device)
@@ -543,8 +545,10 @@ def print_notes(report: dict) -> None:
     skipped = [a for a in report.get("train_attempts", []) if a.get("status") in OOM_STATUSES]
     for attempt in skipped:
         what = f"{NETS[attempt['net']]} {attempt.get('precision', 'fp32')}"
-        print(f"note: {what} train step at {attempt.get('train_patch', '?')}^3 did not fit "
-              f"({attempt['status']}; budget {machine['max_mem_gb']:.1f} GB, --max-mem-gb)")
+        print(
+            f"note: {what} train step at {attempt.get('train_patch', '?')}^3 did not fit "
+            f"({attempt['status']}; budget {machine['max_mem_gb']:.1f} GB, --max-mem-gb)"
+        )
     backends = {c.get("scan_backend") for t in TASKS for c in report.get(t, {}).values() if c.get("scan_backend")}
     backends.discard(None)
     if machine["device"] == "cuda":

@@ -31,8 +31,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="/tmp/slicemamba_bench", help="data, models and outputs go here")
     parser.add_argument("--keep", action="store_true", help="keep an existing workdir (default: start afresh)")
-    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override applied to every stage (VALUE parsed as JSON when it can be)")
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override applied to every stage (VALUE parsed as JSON when it can be)",
+    )
     parser.add_argument("--target-dice", type=float, default=0.85)
     parser.add_argument("--budget-minutes", type=float, default=20.0)
     args = parser.parse_args()
@@ -58,19 +63,27 @@ def main() -> int:
     pipeline = sum(times[k] for k in ("supernet", "search", "retrain"))
     metrics = summary["metrics"]
     print("\n=== slicemamba_lesion tiny pipeline on SYNTHETIC data ===")
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
-          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
+        + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    )
     for stage, seconds in times.items():
         print(f"{stage:>10}: {seconds:7.1f} s")
-    print(f"supernet + search + retrain: {pipeline / 60:.1f} min; everything: {total / 60:.1f} min "
-          f"(budget {args.budget_minutes:.0f} min)")
+    print(
+        f"supernet + search + retrain: {pipeline / 60:.1f} min; everything: {total / 60:.1f} min "
+        f"(budget {args.budget_minutes:.0f} min)"
+    )
     print(f"genotype: {summary.get('genotype')}")
     print(f"held-out test images: {summary['num_cases']}, evaluated at {summary.get('evaluated_size')}")
-    print(f"Dice: per-image mean {metrics['dice']:.4f}, pooled {metrics['pooled_dice']:.4f}; IoU: per-image mean "
-          f"{metrics['iou']:.4f}, pooled {metrics['pooled_iou']:.4f}; HD95 {metrics['hd95']:.2f} px")
+    print(
+        f"Dice: per-image mean {metrics['dice']:.4f}, pooled {metrics['pooled_dice']:.4f}; IoU: per-image mean "
+        f"{metrics['iou']:.4f}, pooled {metrics['pooled_iou']:.4f}; HD95 {metrics['hd95']:.2f} px"
+    )
     reached = metrics["dice"] >= args.target_dice and pipeline / 60 <= args.budget_minutes
-    print(f"target (mean Dice >= {args.target_dice} within {args.budget_minutes:.0f} min): "
-          f"{'reached' if reached else 'NOT reached'}")
+    print(
+        f"target (mean Dice >= {args.target_dice} within {args.budget_minutes:.0f} min): "
+        f"{'reached' if reached else 'NOT reached'}"
+    )
     return 0
 
 

@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundles", nargs="*", help="bundle names (default: every folder of bundles/)")
     parser.add_argument("--mode", default="full", choices=("min", "full"), help="verify_bundle.py mode")
     parser.add_argument(
-        "--schema", type=Path, default=SCHEMA, help="metadata schema (default: the official copy in tests/bundles/zoo_schema)"
+        "--schema",
+        type=Path,
+        default=SCHEMA,
+        help="metadata schema (default: the official copy in tests/bundles/zoo_schema)",
     )
     args = parser.parse_args(argv)
     if not (args.zoo / "ci" / "verify_bundle.py").is_file():

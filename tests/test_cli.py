@@ -11,9 +11,7 @@ COMMANDS = ["info", "build-kernel", "bench-scan", "demo", "zoo", "convert", "lab
 
 
 def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "mamba_monai.cli", *args], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "mamba_monai.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_top_level_help_lists_commands():

@@ -68,8 +68,10 @@ def run_report(
     """
     folder = Path(output_dir).resolve()
     line = f"{title} done" + (f" on {count} {unit}" if count is not None else "")
-    figures = [f"{name} {value:.4f}" if isinstance(value, float) else f"{name} {value}" for name, value in
-               (metrics or {}).items()]
+    figures = [
+        f"{name} {value:.4f}" if isinstance(value, float) else f"{name} {value}"
+        for name, value in (metrics or {}).items()
+    ]
     if figures:
         line += ": " + ", ".join(figures)
     named = [name if (folder / name.rstrip("/")).exists() else f"{name} (missing)" for name in outputs]

@@ -61,9 +61,7 @@ for _naming, _convention in BRATS_NAMINGS.items():
             _SUFFIX_TO_NAMING[_suffix] = (_naming, _modality)
 # longest suffixes first so that "t1ce" is not read as "t1" followed by junk
 _FILE_PATTERN = re.compile(
-    r"^(?P<case>.+)[_-](?P<suffix>"
-    + "|".join(sorted(_SUFFIX_TO_NAMING, key=len, reverse=True))
-    + r")(?P<ext>\..*)?$",
+    r"^(?P<case>.+)[_-](?P<suffix>" + "|".join(sorted(_SUFFIX_TO_NAMING, key=len, reverse=True)) + r")(?P<ext>\..*)?$",
     re.IGNORECASE,
 )
 
@@ -245,8 +243,9 @@ def make_brats_datalist(
             entry["label"] = portable(case["label"])
         entries.append(entry)
     labelled = [e for e in entries if "label" in e]
-    train, val, test = split_indices(len(labelled), (1.0 - val_fraction - test_fraction, val_fraction, test_fraction),
-                                     seed=seed)
+    train, val, test = split_indices(
+        len(labelled), (1.0 - val_fraction - test_fraction, val_fraction, test_fraction), seed=seed
+    )
     datalist: dict = {
         "name": "BraTS",
         "modality": {str(i): name for i, name in enumerate(BRATS_CHANNEL_NAMES)},

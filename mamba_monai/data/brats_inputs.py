@@ -110,9 +110,7 @@ def brats_inference_inputs(input_path: str | os.PathLike) -> list[dict]:
     try:
         cases = find_brats_cases(path)
     except ValueError as exc:
-        raise ValueError(
-            f"'{path}' holds neither 4-channel NIfTI files nor BraTS case folders ({exc})"
-        ) from exc
+        raise ValueError(f"'{path}' holds neither 4-channel NIfTI files nor BraTS case folders ({exc})") from exc
     return [{"image": case["image"]} for case in cases]
 
 

@@ -54,9 +54,13 @@ __all__ = [
 #: the keys of the splits in a classification datalist
 CLASSIFICATION_SPLITS: tuple[str, str, str] = ("training", "validation", "testing")
 _SPLIT_FOLDERS = {
-    "train": "training", "training": "training",
-    "val": "validation", "valid": "validation", "validation": "validation",
-    "test": "testing", "testing": "testing",
+    "train": "training",
+    "training": "training",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "test": "testing",
+    "testing": "testing",
 }
 _SYNTHETIC_KINDS = ("ultrasound", "microscopy")
 _MAX_LISTED = 10  # problems listed in one error message

@@ -37,7 +37,16 @@ __all__ = [
 
 #: file extensions taken as images when a folder is searched (files without extension are DICOM if they say so)
 IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".dcm", ".dicom"
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".gif",
+    ".webp",
+    ".dcm",
+    ".dicom",
 )
 #: ITU-R BT.601 luma weights (as PIL's RGB -> L conversion)
 LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
@@ -45,7 +54,14 @@ LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PIL_EQUIVALENT_MODES = {
-    "1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB",
+    "1": "L",
+    "La": "LA",
+    "PA": "RGBA",
+    "RGBa": "RGBA",
+    "RGBX": "RGB",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
     "HSV": "RGB",
 }
 
@@ -393,9 +409,18 @@ def _dicom_info(path: Path) -> Image2DInfo:
 
 
 _ITK_COMPONENT_DTYPES = {
-    "unsigned_char": "uint8", "char": "int8", "unsigned_short": "uint16", "short": "int16", "unsigned_int": "uint32",
-    "int": "int32", "unsigned_long": "uint64", "long": "int64", "unsigned_long_long": "uint64",
-    "long_long": "int64", "float": "float32", "double": "float64",
+    "unsigned_char": "uint8",
+    "char": "int8",
+    "unsigned_short": "uint16",
+    "short": "int16",
+    "unsigned_int": "uint32",
+    "int": "int32",
+    "unsigned_long": "uint64",
+    "long": "int64",
+    "unsigned_long_long": "uint64",
+    "long_long": "int64",
+    "float": "float32",
+    "double": "float64",
 }
 
 

@@ -67,4 +67,6 @@ class AtomicCheckpointSaver(CheckpointSaver):
         super().__init__(*args, **kwargs)
         for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
             if checkpoint is not None:
-                checkpoint.save_handler = AtomicDiskSaver(self.save_dir, getattr(checkpoint.save_handler, "filename", None))
+                checkpoint.save_handler = AtomicDiskSaver(
+                    self.save_dir, getattr(checkpoint.save_handler, "filename", None)
+                )

@@ -35,7 +35,9 @@ class MirrorTTAInferer(Inferer):
             return self.inferer(inputs, network, *args, **kwargs)
         bad = [a for a in self.spatial_axes if not 0 <= a < inputs.dim() - 2]
         if bad:
-            raise ValueError(f"MirrorTTAInferer: spatial axes {bad} do not exist for input of shape {tuple(inputs.shape)}")
+            raise ValueError(
+                f"MirrorTTAInferer: spatial axes {bad} do not exist for input of shape {tuple(inputs.shape)}"
+            )
         total, count = None, 0
         for k in range(len(self.spatial_axes) + 1):
             for axes in itertools.combinations(self.spatial_axes, k):

@@ -123,7 +123,9 @@ class MambaMonaiLabelApp(MONAILabelApp):
         asynchronous task reports the same message in its status)."""
         model = request.get("model")
         if model not in self._trainers:
-            raise HTTPException(404, f"no trainer '{model}'; this app trains: {', '.join(sorted(self._trainers)) or 'none'}")
+            raise HTTPException(
+                404, f"no trainer '{model}'; this app trains: {', '.join(sorted(self._trainers)) or 'none'}"
+            )
         return super().train(request)
 
     def init_strategies(self) -> dict[str, Strategy]:

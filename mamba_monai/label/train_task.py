@@ -104,7 +104,7 @@ class BundleSegmentationTrainTask(BundleTrainTask):
                 "load_dict": {self.model_dict_key: f"@{self.const.key_network()}"},
                 "strict": self.load_strict,
                 "map_location": "cpu",
-            }
+            },
         )
 
     def _update_overrides(self, overrides: dict) -> dict:

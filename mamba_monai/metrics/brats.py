@@ -147,8 +147,9 @@ class BratsRegionMetric(CumulativeIterationMetric):
             for b in range(batch):
                 channels = torch.nonzero(regular[b]).flatten().tolist()
                 if channels:
-                    hd95[b, channels] = _hausdorff_95(pred[b : b + 1, channels], label[b : b + 1, channels],
-                                                      per_case_spacing[b])
+                    hd95[b, channels] = _hausdorff_95(
+                        pred[b : b + 1, channels], label[b : b + 1, channels], per_case_spacing[b]
+                    )
             results.append(hd95)
         return results
 

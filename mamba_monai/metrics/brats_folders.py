@@ -65,7 +65,9 @@ def _label_maps(folder: Path, side: str) -> dict[str, Path]:
         if path.is_file() and path.name.lower().endswith((".nii.gz", ".nii")) and not path.name.startswith("."):
             name = case_name(path)
             if name in maps:
-                raise ValueError(f"{side} folder '{folder}': '{maps[name].name}' and '{path.name}' are both case {name}")
+                raise ValueError(
+                    f"{side} folder '{folder}': '{maps[name].name}' and '{path.name}' are both case {name}"
+                )
             maps[name] = path
     return maps
 
@@ -92,7 +94,9 @@ def match_cases(ref_dir: str | os.PathLike, pred_dir: str | os.PathLike) -> tupl
     missing = []
     for name in unmatched:  # second chance: the BraTS case number, as the official tool matches
         number = _CASE_NUMBER.search(name)
-        found = [p for p in preds if number and _CASE_NUMBER.search(p) and _CASE_NUMBER.search(p).group(1) == number.group(1)]
+        found = [
+            p for p in preds if number and _CASE_NUMBER.search(p) and _CASE_NUMBER.search(p).group(1) == number.group(1)
+        ]
         if len(found) == 1:
             pairs.append((name, refs[name], preds.pop(found[0])))
         else:

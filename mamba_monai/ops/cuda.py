@@ -66,6 +66,7 @@ def mamba_ssm_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, sta
     du, ddelta, dA, dB, dC, dD, ddelta_bias, *rest = kernel.bwd(
         u, delta, A, B, C, D_f, z, bias_f, dout, states, out, None, delta_softplus, False
     )
+
     def empty():  # a new tensor each time: custom-op outputs may not alias each other
         return u.new_empty((0,))
 

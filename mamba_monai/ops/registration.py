@@ -70,7 +70,9 @@ def _selective_scan_fwd_fake(u, delta, A, B, C, D, z, delta_bias, delta_softplus
     dstate = A.shape[1]
     state_dtype = _state_dtype(u)
     if backend == "compiled":
-        saved = u.new_empty((batch, dim, (length + CHECKPOINT_CHUNK - 1) // CHECKPOINT_CHUNK, dstate), dtype=state_dtype)
+        saved = u.new_empty(
+            (batch, dim, (length + CHECKPOINT_CHUNK - 1) // CHECKPOINT_CHUNK, dstate), dtype=state_dtype
+        )
     elif backend == "mamba_ssm":
         saved = u.new_empty((batch, dim, (length + MAMBA_SSM_CHUNK - 1) // MAMBA_SSM_CHUNK, 2 * dstate), dtype=A.dtype)
     elif backend == "triton":
@@ -117,7 +119,9 @@ def selective_scan_bwd(
 
 
 @selective_scan_bwd.register_fake
-def _selective_scan_bwd_fake(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, out_before_gate, backend):
+def _selective_scan_bwd_fake(
+    dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, saved, out_before_gate, backend
+):
     def like(t):
         return torch.empty_like(t) if t is not None else u.new_empty((0,))
 

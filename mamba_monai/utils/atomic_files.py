@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "atomic_destination",
-    "save_figure_atomically", "update_json_atomically", "write_bytes_atomically", "write_json_atomically",
+    "save_figure_atomically",
+    "update_json_atomically",
+    "write_bytes_atomically",
+    "write_json_atomically",
     "write_text_atomically",
 ]
 

@@ -17,8 +17,15 @@ from typing import Any
 
 from mamba_monai.utils.atomic_files import write_json_atomically
 
-__all__ = ["MODEL_META_FILE", "model_meta_path", "read_model_meta", "write_model_meta", "model_meta_value",
-           "channel_names", "metadata_class_names"]
+__all__ = [
+    "MODEL_META_FILE",
+    "model_meta_path",
+    "read_model_meta",
+    "write_model_meta",
+    "model_meta_value",
+    "channel_names",
+    "metadata_class_names",
+]
 
 MODEL_META_FILE = "model_meta.json"
 _MISSING = object()
@@ -134,4 +141,6 @@ def metadata_class_names(bundle_root: str | os.PathLike, output: str | None = No
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"'{path}' is not readable JSON ({error})") from None
     except (KeyError, TypeError, StopIteration):
-        raise ValueError(f"'{path}' has no network_data_format.outputs[...].channel_def to take class names from") from None
+        raise ValueError(
+            f"'{path}' has no network_data_format.outputs[...].channel_def to take class names from"
+        ) from None

@@ -23,6 +23,7 @@ from mamba_monai.visualize.gradcam import compute_gradcam, default_target_layer
 
 __all__ = ["write_gradcam_overlays"]
 
+
 def _is_dict_transform(transform: Callable) -> bool:
     if isinstance(transform, MapTransform):
         return True

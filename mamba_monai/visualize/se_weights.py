@@ -118,8 +118,16 @@ def se_weights_figure(weights: Mapping[str, np.ndarray], sort: bool = False, tit
         channels = np.arange(mean.size)
         ax.bar(channels, mean[order], width=1.0, linewidth=0, color="#1f77b4")
         if values.shape[0] > 1:
-            ax.fill_between(channels, values.min(axis=0)[order], values.max(axis=0)[order], step="mid",
-                            color="#ff7f0e", alpha=0.3, linewidth=0, label=f"range over {values.shape[0]} images")
+            ax.fill_between(
+                channels,
+                values.min(axis=0)[order],
+                values.max(axis=0)[order],
+                step="mid",
+                color="#ff7f0e",
+                alpha=0.3,
+                linewidth=0,
+                label=f"range over {values.shape[0]} images",
+            )
             ax.legend(loc="lower left", fontsize=7, frameon=False)
         ax.axhline(mean.mean(), color="black", linestyle="--", linewidth=0.8)
         ax.set_xlim(-0.5, mean.size - 0.5)

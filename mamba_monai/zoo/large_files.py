@@ -88,15 +88,11 @@ def read_large_files(bundle_path: str | os.PathLike) -> list[LargeFile]:
             raise ValueError(f"{config}: large file {path!r} needs a 'url'")
         if not is_url(url):  # a local file, relative to the bundle folder
             url = (Path(bundle_path) / url).resolve().as_uri()
-        files.append(
-            LargeFile(path, url, item.get("hash_val") or None, item.get("hash_type") or LargeFile.hash_type)
-        )
+        files.append(LargeFile(path, url, item.get("hash_val") or None, item.get("hash_type") or LargeFile.hash_type))
     return files
 
 
-def fetch_large_files(
-    files: list[LargeFile], destination: str | os.PathLike, progress: bool = True
-) -> dict[str, Path]:
+def fetch_large_files(files: list[LargeFile], destination: str | os.PathLike, progress: bool = True) -> dict[str, Path]:
     """Download each large file to ``destination/<path>`` with MONAI's ``download_url`` (hash checked when given);
     returns ``{path: local file}``.
 

@@ -196,8 +196,6 @@ def pack_zoo(
         )
     if not names:
         raise ValueError(f"nothing to pack: {bundles_dir} has no bundle folder (with configs/metadata.json)")
-    entries = [
-        pack_bundle(Path(bundles_dir) / n, out_dir, source_url_prefix, include_models, progress) for n in names
-    ]
+    entries = [pack_bundle(Path(bundles_dir) / n, out_dir, source_url_prefix, include_models, progress) for n in names]
     update_index(Path(out_dir) / INDEX_NAME, entries)
     return entries

@@ -82,11 +82,21 @@ def run_multi_gpu_on_cpu(configs: Path, overrides: dict) -> subprocess.Completed
         args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
     config_files = [configs / "train.json", configs / "multi_gpu_train.json", recorder_config]
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}", "--tee=3",  # every console line prefixed with its rank: [default0]: ...
-        "-m", "monai.bundle", "run",
-        "--config_file", "[" + ",".join(f"'{f}'" for f in config_files) + "]",
-        "--logging_file", str(configs / "logging.conf"), *args,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "--tee=3",  # every console line prefixed with its rank: [default0]: ...
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        "[" + ",".join(f"'{f}'" for f in config_files) + "]",
+        "--logging_file",
+        str(configs / "logging.conf"),
+        *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)

@@ -34,7 +34,9 @@ def _strings(node, path: str = "") -> Iterator[tuple[str, str]]:
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parts[-3]}/{p.name}")
 def test_no_long_expressions_nor_positional_handlers(config):
     strings = list(_strings(json.loads(config.read_text())))
-    long = [f"{path} ({len(text)} chars)" for path, text in strings if text.startswith("$") and len(text) > MAX_EXPRESSION]
+    long = [
+        f"{path} ({len(text)} chars)" for path, text in strings if text.startswith("$") and len(text) > MAX_EXPRESSION
+    ]
     assert not long, f"move these expressions into named helpers: {long}"
     positional = [path for path, text in strings if POSITIONAL_HANDLER.search(text)]
     assert not positional, f"reference handlers by id, not by list position: {positional}"

@@ -35,20 +35,28 @@ from tests.bundles.bundle_runs import BUNDLES_DIR, bundle_params, error_messages
 CASES = {
     "segmamba_brats": (
         {"network_def#feature_size": [8, 16, 32, 64], "network_def#hidden_size": 32},
-        [1, 4, 32, 32, 32], [2, 4, 64, 32, 32], True,
+        [1, 4, 32, 32, 32],
+        [2, 4, 64, 32, 32],
+        True,
     ),
     "medmambase_ultrasound": (
         {"num_classes": 6, "network_def#dims": 16, "network_def#depths": [1, 1, 1, 1]},
-        [1, 3, 64, 64], [2, 3, 96, 64], True,
+        [1, 3, 64, 64],
+        [2, 3, 96, 64],
+        True,
     ),
     "msmamba_microscopy": (
         {"network_def#num_classes": 4, "network_def#depths": [1, 1, 1, 1], "network_def#dims": [32, 64, 128, 256]},
-        [1, 3, 64, 64], [2, 3, 96, 64], True,
+        [1, 3, 64, 64],
+        [2, 3, 96, 64],
+        True,
     ),
     "senet_ultrasound": ({"num_classes": 6, "network_def#layers": [1, 1, 1, 1]}, [1, 3, 64, 64], [2, 3, 96, 64], False),
     "slicemamba_lesion": (  # uniform genotype (all strips choice 3) instead of models/genotype.json from a search
         {"network_def#genotype": [3] * 6, "dims": [8, 16, 32], "depths": [1, 1, 1], "depths_decoder": [1, 1, 1]},
-        [1, 3, 64, 64], [2, 3, 128, 64], True,
+        [1, 3, 64, 64],
+        [2, 3, 128, 64],
+        True,
     ),
 }
 with_inference = pytest.mark.parametrize("bundle", bundle_params("configs/metadata.json", "configs/inference.json"))
@@ -75,8 +83,12 @@ def tiny_network_with_weights(bundle: Path, tmp_path: Path) -> tuple[torch.nn.Mo
 def export_kwargs(bundle: Path, ckpt: Path) -> dict:
     overrides, shape, *_ = case(bundle)
     return {
-        "net_id": "network_def", "ckpt_file": str(ckpt), "meta_file": str(bundle / "configs" / "metadata.json"),
-        "config_file": str(bundle / "configs" / "inference.json"), "bundle_root": str(bundle), "input_shape": shape,
+        "net_id": "network_def",
+        "ckpt_file": str(ckpt),
+        "meta_file": str(bundle / "configs" / "metadata.json"),
+        "config_file": str(bundle / "configs" / "inference.json"),
+        "bundle_root": str(bundle),
+        "input_shape": shape,
         **overrides,
     }
 

@@ -43,8 +43,6 @@ def overrides(root: Path, **extra) -> dict:
     }
 
 
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One epoch on the synthetic set the bundle writes itself into an empty dataset_dir (the demo path)."""
@@ -123,7 +121,10 @@ def test_explain_writes_gradcam_and_se_weight_figures(trained, tmp_path):
     configs = [str(CONFIGS / "inference.json"), str(CONFIGS / "explain.json")]
     infer(root, configs, input=str(tmp_path / "planes"), output_dir=str(tmp_path / "out"))
     explain = tmp_path / "out" / "explain"
-    assert sorted(p.name for p in explain.glob("*_gradcam.png")) == ["fetal_abdomen_0000_gradcam.png", "fetal_brain_0000_gradcam.png"]
+    assert sorted(p.name for p in explain.glob("*_gradcam.png")) == [
+        "fetal_abdomen_0000_gradcam.png",
+        "fetal_brain_0000_gradcam.png",
+    ]
     se_figures = sorted(explain.glob("*_se_weights.png"))
     assert [p.name for p in se_figures] == ["fetal_abdomen_0000_se_weights.png", "fetal_brain_0000_se_weights.png"]
     assert all(p.stat().st_size > 1000 for p in se_figures)
@@ -135,7 +136,9 @@ def test_missing_file_in_csv_is_reported_before_training(tmp_path):
     with (data / "labels.csv").open("a") as stream:
         stream.write("fetal_brain/missing_scan.png,fetal_brain,P9\n")
     with pytest.raises(Exception) as err:
-        run_workflow(CONFIGS, str(CONFIGS / "train.json"), "train", **overrides(tmp_path, epochs=1, csv_file="labels.csv"))
+        run_workflow(
+            CONFIGS, str(CONFIGS / "train.json"), "train", **overrides(tmp_path, epochs=1, csv_file="labels.csv")
+        )
     assert any("missing_scan.png" in m for m in error_messages(err.value)), error_messages(err.value)
     assert not (tmp_path / "models").exists() and not (data / "datalist.json").exists()
 

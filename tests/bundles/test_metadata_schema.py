@@ -29,18 +29,40 @@ from tests.bundles.bundle_runs import BUNDLES_DIR, bundle_params
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 TOP_LEVEL_TEXT = ("name", "task", "description", "authors", "copyright")
 ZOO_DESCRIPTIVE = (  # the model-zoo template fills these in every bundle (MONAI's schema has them as optional)
-    "data_source", "data_type", "image_classes", "label_classes", "pred_classes", "eval_metrics", "intended_use",
+    "data_source",
+    "data_type",
+    "image_classes",
+    "label_classes",
+    "pred_classes",
+    "eval_metrics",
+    "intended_use",
     "references",
 )
 TENSOR_FIELDS = (
-    "type", "format", "num_channels", "spatial_shape", "dtype", "value_range", "is_patch_data", "channel_def",
+    "type",
+    "format",
+    "num_channels",
+    "spatial_shape",
+    "dtype",
+    "value_range",
+    "is_patch_data",
+    "channel_def",
 )
 TENSOR_TYPES = {"image", "series", "tuples", "probabilities"}  # MONAI bundle specification, network_data_format
 TENSOR_FORMATS = {"magnitude", "hounsfield", "kspace", "segmentation", "multiclass", "classes", "labels", "points"}
 INFERENCE_KEYS = ("bundle_root", "device", "network_def", "inferer")
 TRAIN_KEYS = (
-    "bundle_root", "device", "dataset_dir", "train#trainer", "train#trainer#max_epochs", "train#dataset",
-    "train#dataset#data", "train#handlers", "validate#evaluator", "validate#handlers", "validate#dataset",
+    "bundle_root",
+    "device",
+    "dataset_dir",
+    "train#trainer",
+    "train#trainer#max_epochs",
+    "train#dataset",
+    "train#dataset#data",
+    "train#handlers",
+    "validate#evaluator",
+    "validate#handlers",
+    "validate#dataset",
     "validate#dataset#data",
 )
 

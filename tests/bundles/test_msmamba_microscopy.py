@@ -48,7 +48,6 @@ def configs(*names: str) -> list[str]:
     return [str(CONFIGS / name) for name in names]
 
 
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One epoch on 20 synthetic 64x64 micrographs written by the bundle itself (the demo path); the mean/std file is
@@ -101,7 +100,10 @@ def test_compute_stats_config_writes_the_training_statistics(trained, tmp_path):
     root, _ = trained
     stats_file = tmp_path / "stats.json"
     run_workflow(
-        CONFIGS, configs("train.json", "compute_stats.json"), None, **overrides(root, dataset_stats_file=str(stats_file))
+        CONFIGS,
+        configs("train.json", "compute_stats.json"),
+        None,
+        **overrides(root, dataset_stats_file=str(stats_file)),
     )
     written = json.loads(stats_file.read_text())
     auto = json.loads((root / "models" / "dataset_stats.json").read_text())
@@ -112,7 +114,9 @@ def test_compute_stats_config_writes_the_training_statistics(trained, tmp_path):
 def test_early_stopping_on_validation_loss(tmp_path):
     """lr 0: the validation loss never decreases, so patience 1 stops training after the second validation."""
     wf = run_workflow(
-        CONFIGS, configs("train.json"), "train",
+        CONFIGS,
+        configs("train.json"),
+        "train",
         **overrides(tmp_path, epochs=5, warmup_epochs=1, learning_rate=0.0, early_stop_patience=1),
     )
     assert wf.trainer.state.epoch == 2
@@ -136,7 +140,9 @@ def test_evaluate_writes_report_with_class_names(trained):
 def infer(root: Path, input_path, output_dir, *extra_configs, **extra):
     over = overrides(root, input=str(input_path), output_dir=str(output_dir), **extra)
     over.pop("data_list_file_path")
-    return run_workflow(CONFIGS, configs("inference.json", *extra_configs), "infer" if not extra_configs else None, **over)
+    return run_workflow(
+        CONFIGS, configs("inference.json", *extra_configs), "infer" if not extra_configs else None, **over
+    )
 
 
 def test_inference_writes_csv_with_one_probability_column_per_class(trained, tmp_path):
@@ -158,7 +164,6 @@ def test_explain_writes_gradcam_overlays(trained, tmp_path):
     pngs = sorted((tmp_path / "out" / "explain").glob("*_gradcam.png"))
     assert [p.name for p in pngs] == ["clustered_cells_0000_gradcam.png", "elongated_cells_0000_gradcam.png"]
     assert all(p.stat().st_size > 1000 for p in pngs)
-
 
 
 def test_csv_with_missing_file_fails_before_training(tmp_path):

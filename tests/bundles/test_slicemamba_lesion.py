@@ -192,9 +192,20 @@ def test_multi_gpu_supernet_runs_with_gloo_on_two_cpu_processes(tmp_path):
         args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
     files = ",".join(f"'{f}'" for f in configs("train.json", "train_supernet.json", "multi_gpu_train.json"))
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}", "-m", "monai.bundle", "run", "--config_file", f"[{files}]",
-        "--logging_file", str(CONFIGS / "logging.conf"), *args,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        f"[{files}]",
+        "--logging_file",
+        str(CONFIGS / "logging.conf"),
+        *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)

@@ -37,7 +37,10 @@ def tracked_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tracking")
     with pytest.warns(UserWarning, match="SYNTHETIC"):
         wf = run_workflow(
-            CONFIGS, str(CONFIGS / "train.json"), "train", tracking="mlflow",
+            CONFIGS,
+            str(CONFIGS / "train.json"),
+            "train",
+            tracking="mlflow",
             # with output_dir given as a plain path, MONAI 1.6.1 builds a broken default path for the executed config
             # ("<dir> + '/config_....json'") and logs no artifact; naming the file avoids that
             **overrides(root, epochs=1, run_name="tiny_medmambase", save_execute_config=str(root / "executed.json")),

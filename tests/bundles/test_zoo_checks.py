@@ -31,9 +31,11 @@ with_inference = pytest.mark.parametrize("bundle", bundle_params("configs/metada
 def shipped_copy(bundle: Path, dest: Path) -> Path:
     """Copy of the bundle as it ships: the files git tracks (outside a git checkout: all but run outputs)."""
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "."], cwd=bundle, capture_output=True, check=True
-        ).stdout.decode().split("\0")
+        listed = (
+            subprocess.run(["git", "ls-files", "-z", "."], cwd=bundle, capture_output=True, check=True)
+            .stdout.decode()
+            .split("\0")
+        )
         files = [bundle / name for name in listed if name]
     except (OSError, subprocess.CalledProcessError):
         files = [p for p in bundle.rglob("*") if p.is_file() and not LOCAL_ONLY & set(p.relative_to(bundle).parts)]
@@ -123,7 +125,9 @@ def test_train_and_inference_define_the_same_network(bundle, tmp_path):
     override = {}
     train = json.loads((copy / "configs" / "train.json").read_text())
     if "class_names" in train:  # classification: the number of classes comes from the training datalist
-        override["class_names"] = [str(first_output["channel_def"][str(i)]) for i in range(first_output["num_channels"])]
+        override["class_names"] = [
+            str(first_output["channel_def"][str(i)]) for i in range(first_output["num_channels"])
+        ]
     if "genotype" in train.get("network_def", {}):  # the genotype changes strips, not parameter shapes
         override["network_def#genotype"] = None
     trained = _network_shapes(copy / "configs" / "train.json", copy, **override)

@@ -132,8 +132,9 @@ def test_datalist_round_trip(tmp_path):
     for item in loaded:
         assert all(Path(p).is_file() for p in item["image"]) and Path(item["label"]).is_file()
     # seeded: the same seed gives the same split, another seed another one
-    again = make_brats_datalist(tmp_path / "data", tmp_path / "again.json", val_fraction=0.25, test_fraction=0.15,
-                                seed=1, relative=False)
+    again = make_brats_datalist(
+        tmp_path / "data", tmp_path / "again.json", val_fraction=0.25, test_fraction=0.15, seed=1, relative=False
+    )
     assert [e["case"] for e in again["validation"]] == [e["case"] for e in written["validation"]]
     assert Path(again["training"][0]["label"]).is_absolute()
     validations = [make_brats_datalist(tmp_path / "data", tmp_path / "x.json", seed=s)["validation"] for s in range(6)]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from mamba_monai.data.transforms import BratsNestedRegions, BratsNestedRegionsd, BratsRegionsToLabels, ConvertBratsLabels
+from mamba_monai.data.transforms import (
+    BratsNestedRegions,
+    BratsNestedRegionsd,
+    BratsRegionsToLabels,
+    ConvertBratsLabels,
+)
 
 
 def test_nested_regions_are_the_written_label_maps_regions():

@@ -118,8 +118,14 @@ def test_training_pipeline_feeds_dice_loss_and_saves_labels_in_input_space(brats
     assert torch.isfinite(loss)
     # the regions back to a label map, written with the input's affine
     prediction = BratsRegionsToLabelsd("label", coding="2021")({"label": item["label"]})
-    SaveImaged("label", output_dir=str(tmp_path), output_postfix="pred", output_dtype=np.uint8, separate_folder=False,
-               print_log=False)(prediction)
+    SaveImaged(
+        "label",
+        output_dir=str(tmp_path),
+        output_postfix="pred",
+        output_dtype=np.uint8,
+        separate_folder=False,
+        print_log=False,
+    )(prediction)
     (written,) = tmp_path.glob("*_pred.nii.gz")
     original = nib.load(case["label"])
     np.testing.assert_allclose(nib.load(written).affine, original.affine)

@@ -43,8 +43,9 @@ def test_synthetic_dermoscopy_layout_determinism_learnability(tmp_path, layout):
     write_synthetic_dermoscopy(tmp_path / "b", n_images=12, size=(96, 128), seed=3, layout=layout)
     files = _files(root)
     assert files == _files(tmp_path / "b")
-    assert files != _files(write_synthetic_dermoscopy(tmp_path / "c", n_images=12, size=(96, 128), seed=4,
-                                                      layout=layout))
+    assert files != _files(
+        write_synthetic_dermoscopy(tmp_path / "c", n_images=12, size=(96, 128), seed=4, layout=layout)
+    )
     if layout == "isic":
         assert "images/ISIC_0000000.jpg" in files and "masks/ISIC_0000000_segmentation.png" in files
         mask_of = lambda image: root / "masks" / f"{image.stem}_segmentation.png"  # noqa: E731
@@ -75,8 +76,9 @@ def test_make_lesion_datalist_splits_and_reads_back(tmp_path):
     names = [entry["image"] for key in LESION_SPLITS for entry in datalist[key]]
     assert len(set(names)) == 20
     assert json.loads(out.read_text()) == datalist
-    assert datalist == make_lesion_datalist(root, tmp_path / "lists" / "again.json", fractions=(0.5, 0.2, 0.1, 0.2),
-                                            seed=1)
+    assert datalist == make_lesion_datalist(
+        root, tmp_path / "lists" / "again.json", fractions=(0.5, 0.2, 0.1, 0.2), seed=1
+    )
     other = make_lesion_datalist(root, tmp_path / "lists" / "other.json", fractions=(0.5, 0.2, 0.1, 0.2), seed=2)
     assert other["training"] != datalist["training"]
     items = load_decathlon_datalist(str(out), data_list_key="search", base_dir=str(out.parent))
@@ -119,7 +121,9 @@ def test_ensure_lesion_datalist(tmp_path, caplog):
     with pytest.raises(ValueError, match="no datalist at"):
         ensure_lesion_datalist(data, datalist, synthetic_if_empty=False)
     with caplog.at_level("WARNING"):
-        path = ensure_lesion_datalist(data, datalist, synthetic_if_empty=True, n_images=10, size=(64, 64), layout="kvasir")
+        path = ensure_lesion_datalist(
+            data, datalist, synthetic_if_empty=True, n_images=10, size=(64, 64), layout="kvasir"
+        )
     assert "SYNTHETIC" in caplog.text
     written = json.loads(datalist.read_text())
     assert path == str(datalist) and sum(len(written[k]) for k in LESION_SPLITS) == 10

@@ -38,8 +38,13 @@ def test_search_improves_towards_the_target_and_is_deterministic(tmp_path):
     for name in ("a", "b"):
         scorer = MatchScorer()
         record = EvolutionarySearch(
-            scorer, tmp_path / f"{name}.json", generations=8, seed=5, plot_path=tmp_path / f"{name}.png",
-            genotype_json=tmp_path / f"{name}_best.json", **SMALL
+            scorer,
+            tmp_path / f"{name}.json",
+            generations=8,
+            seed=5,
+            plot_path=tmp_path / f"{name}.png",
+            genotype_json=tmp_path / f"{name}_best.json",
+            **SMALL,
         ).run()
         runs.append((scorer, record))
     (scorer, record), (_, other) = runs
@@ -52,8 +57,11 @@ def test_search_improves_towards_the_target_and_is_deterministic(tmp_path):
     assert len(genotypes) == len(set(genotypes)) == len(scorer.calls) == 8 * SMALL["population"]
     assert [c["generation"] for c in record["candidates"]] == sorted(c["generation"] for c in record["candidates"])
     assert record["best"]["score"] == max(c["score"] for c in record["candidates"])
-    assert record["seed"] == 5 and record["settings"]["population"] == 12 and record["score_names"] == ["matches",
-                                                                                                     "first_gene"]
+    assert (
+        record["seed"] == 5
+        and record["settings"]["population"] == 12
+        and record["score_names"] == ["matches", "first_gene"]
+    )
     # the best genotype file is what SliceMamba reads
     best_genotype = Genotype.from_json(tmp_path / "a_best.json")
     assert list(best_genotype.genes) == record["best"]["genotype"]
@@ -118,8 +126,18 @@ def test_tiny_supernet_with_default_scorer(tmp_path):
     scorer = SupernetScorer(supernet, data)
     supernet.train()
     best = evolutionary_search(
-        scorer, tmp_path / "search.json", supernet=supernet, population=4, top_k=2, mutations=1, crossovers=1,
-        generations=2, seed=0, progress=False, genotype_json=tmp_path / "genotype.json", plot_path=tmp_path / "p.png",
+        scorer,
+        tmp_path / "search.json",
+        supernet=supernet,
+        population=4,
+        top_k=2,
+        mutations=1,
+        crossovers=1,
+        generations=2,
+        seed=0,
+        progress=False,
+        genotype_json=tmp_path / "genotype.json",
+        plot_path=tmp_path / "p.png",
     )
     record = json.loads((tmp_path / "search.json").read_text())
     assert record["settings"]["image_size"] == [64, 64]

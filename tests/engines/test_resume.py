@@ -77,7 +77,10 @@ def test_resume_loads_the_newest_and_the_saver_prunes_it(tmp_path):
     trainer = Engine(lambda engine, batch: None)
     for epoch in (2, 3):
         trainer_state = {"epoch": epoch, "epoch_length": 1, "max_epochs": 4}
-        torch.save({"model": network.state_dict(), "trainer": trainer_state}, tmp_path / f"checkpoint_checkpoint_epoch={epoch}.pt")
+        torch.save(
+            {"model": network.state_dict(), "trainer": trainer_state},
+            tmp_path / f"checkpoint_checkpoint_epoch={epoch}.pt",
+        )
     (tmp_path / "checkpoint_checkpoint_epoch=2.pt").unlink()  # a run with n_saved=1 leaves only its last file
     periodic = CheckpointSaver(
         save_dir=str(tmp_path), save_dict={"model": network, "trainer": trainer}, save_interval=1, n_saved=1,
@@ -93,7 +96,9 @@ def test_resume_loads_the_newest_and_the_saver_prunes_it(tmp_path):
 
 
 def _periodic(folder: Path, network) -> CheckpointSaver:
-    return CheckpointSaver(save_dir=str(folder), save_dict={"model": network}, save_interval=1, file_prefix="checkpoint")
+    return CheckpointSaver(
+        save_dir=str(folder), save_dict={"model": network}, save_interval=1, file_prefix="checkpoint"
+    )
 
 
 @pytest.mark.parametrize("save", [True, False])

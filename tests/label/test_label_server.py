@@ -42,10 +42,7 @@ START_TIMEOUT = 180  # seconds for the server to answer /info/
 REQUEST_TIMEOUT = 300  # seconds for one inference (includes a first build of the CPU kernel)
 TRAIN_TIMEOUT = 600  # seconds for one training epoch on two 32^3 studies
 
-SERVE = (
-    "import fire; from mamba_monai.label.cli import LabelCLI; "
-    "fire.Fire(LabelCLI(), name='mamba-monai label')"
-)
+SERVE = "import fire; from mamba_monai.label.cli import LabelCLI; fire.Fire(LabelCLI(), name='mamba-monai label')"
 
 
 def wait_for_info(url: str, process: subprocess.Popen, log: Path) -> dict:

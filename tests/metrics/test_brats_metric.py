@@ -121,8 +121,10 @@ def test_accumulation_details_aggregate_and_reset():
     cube = box((2, 2, 2), (4, 4, 4))
     shifted = box((3, 2, 2), (4, 4, 4))
     # call 1: a batch-first pair of 2 cases; call 2: a list of one channel-first case
-    metric(y_pred=torch.stack([case(cube, cube, None), case(cube, None, None)]),
-           y=torch.stack([case(shifted, cube, None), case(cube, None, cube)]))
+    metric(
+        y_pred=torch.stack([case(cube, cube, None), case(cube, None, None)]),
+        y=torch.stack([case(shifted, cube, None), case(cube, None, cube)]),
+    )
     metric(y_pred=[case(cube, cube, cube)], y=[case(cube, cube, cube)])
     details = metric.get_details()
     assert set(details) == {"dice", "hd95"}

@@ -136,7 +136,9 @@ def assert_equal_to_official(result, official: dict) -> None:
         common = [c for c in theirs if c in ours]
         assert len(common) >= 6 * 15, f"{case}: only {len(common)} common columns"
         for column in common:
-            assert _same(ours[column], theirs[column]), f"{case} {column}: ours {ours[column]}, official {theirs[column]}"
+            assert _same(ours[column], theirs[column]), (
+                f"{case} {column}: ours {ours[column]}, official {theirs[column]}"
+            )
             compared += 1
     assert compared >= 6 * 6 * 15
 

@@ -183,7 +183,10 @@ def with_(t, **changes):
         (lambda t: with_(t, B=t["B"][..., :3, :]), r"B of shape \(2, 1, 3, 10\) does not match"),
         (lambda t: with_(t, C=t["C"][:1]), r"C of shape \(1, 1, 4, 10\) does not match"),
         (lambda t: with_(t, B=t["B"][0, 0]), r"B of shape \(4, 10\) is time-invariant"),
-        (lambda t: with_(t, B=t["B"].expand(2, 3, 4, 10), C=t["C"].expand(2, 3, 4, 10)), "not divisible by the 3 groups"),
+        (
+            lambda t: with_(t, B=t["B"].expand(2, 3, 4, 10), C=t["C"].expand(2, 3, 4, 10)),
+            "not divisible by the 3 groups",
+        ),
         (lambda t: with_(t, D=torch.ones(7)), r"D must be \(8,\), got shape \(7\)"),
         (lambda t: with_(t, delta_bias=torch.ones(8, 1)), r"delta_bias must be \(8,\), got shape \(8, 1\)"),
         (lambda t: with_(t, z=t["z"][:1]), r"z must have u's shape"),

@@ -33,7 +33,10 @@ def test_plan_times_every_backend_that_runs(monkeypatch, mamba_ssm, triton):
     monkeypatch.setattr(cuda_backend, "mamba_ssm_unavailable_reason", lambda: None if mamba_ssm else "no mamba-ssm")
     monkeypatch.setattr(triton_scan, "triton_unavailable_reason", lambda device: None if triton else "no triton")
     impls, left_out = bench_scan_cuda.available_impls(torch.device("cuda"), skip_reference=False)
-    expected = [name for name, runs in (("mamba_ssm", mamba_ssm), ("triton", triton)) if runs] + ["chunked", "reference"]
+    expected = [name for name, runs in (("mamba_ssm", mamba_ssm), ("triton", triton)) if runs] + [
+        "chunked",
+        "reference",
+    ]
     assert impls == expected
     assert set(left_out) == {"mamba_ssm", "triton"} - set(impls)
     plan = bench_scan_cuda.build_plan(["2d", "3d"], impls)
@@ -98,9 +101,13 @@ def test_whole_run_with_cuda_calls_stubbed(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "stub")
     monkeypatch.setitem(bench_scan_cuda.SHAPES, "tiny", bench_scan.Shape("tiny", 1, 4, 4, 40, 2, "tiny"))
     monkeypatch.setattr(
-        bench_scan_cuda, "available_impls", lambda device, skip: (["triton", "chunked", "reference"], {"mamba_ssm": "x"})
+        bench_scan_cuda,
+        "available_impls",
+        lambda device, skip: (["triton", "chunked", "reference"], {"mamba_ssm": "x"}),
     )
-    args = bench_scan.parse_args(["--device", "cuda", "--shapes", "2d", "--repeats", "2", "--warmup", "1", "--ref-repeats", "1"])
+    args = bench_scan.parse_args(
+        ["--device", "cuda", "--shapes", "2d", "--repeats", "2", "--warmup", "1", "--ref-repeats", "1"]
+    )
     args.shape_names, args.cuda_device = ["tiny"], "cpu"
     report = bench_scan_cuda.run_cuda_benchmark(args)
     tiny = report["results"]["tiny"]

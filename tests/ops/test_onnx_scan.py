@@ -29,8 +29,12 @@ def test_scan_loop_equals_reference(groups, extras, dtype):
     args = scan_inputs(groups=groups, dtype=dtype)
     dim, length = args["u"].shape[1:]
     if extras:
-        args.update(D=torch.randn(dim, dtype=dtype), z=torch.randn(2, dim, length, dtype=dtype),
-                    delta_bias=torch.randn(dim, dtype=dtype), delta_softplus=True)
+        args.update(
+            D=torch.randn(dim, dtype=dtype),
+            z=torch.randn(2, dim, length, dtype=dtype),
+            delta_bias=torch.randn(dim, dtype=dtype),
+            delta_softplus=True,
+        )
     expected, expected_state = selective_scan_ref(**args, return_last_state=True)
     got, state = selective_scan_scan_loop(**args, return_last_state=True)
     assert got.dtype == dtype and state.shape == expected_state.shape

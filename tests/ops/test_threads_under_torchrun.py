@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 
-SCRIPT = "from mamba_monai.ops.compiled import load_kernel; print('kernel threads', load_kernel().threads(), flush=True)"
+SCRIPT = (
+    "from mamba_monai.ops.compiled import load_kernel; print('kernel threads', load_kernel().threads(), flush=True)"
+)
 
 
 def test_each_torchrun_process_uses_one_thread(tmp_path):

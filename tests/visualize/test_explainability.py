@@ -75,8 +75,18 @@ def test_default_target_layers():
     microscopic = MSMamba(in_channels=1, num_classes=2, depths=(1, 1, 2), dims=(32, 64, 128), d_state=4)
     assert default_target_layer(microscopic) == "stages.2.1"
     assert default_target_layer(nn.DataParallel(microscopic)) == "stages.2.1"
-    senet = SENet(2, 1, "se_resnetxt_bottleneck", (1, 1, 1, 1), groups=32, reduction=16, inplanes=64,
-                  downsample_kernel_size=1, input_3x3=False, num_classes=3)
+    senet = SENet(
+        2,
+        1,
+        "se_resnetxt_bottleneck",
+        (1, 1, 1, 1),
+        groups=32,
+        reduction=16,
+        inplanes=64,
+        downsample_kernel_size=1,
+        input_3x3=False,
+        num_classes=3,
+    )
     assert default_target_layer(senet) == "layer4"
     assert default_target_layer(TinyCNN()) == "features.2"  # last convolution
     with pytest.raises(ValueError, match="pass target_layer"):
@@ -194,8 +204,18 @@ def test_se_weights_one_panel_per_layer(tmp_path, backend):
 
 
 def test_se_weights_of_monai_channel_se_layers():
-    senet = SENet(2, 1, "se_resnetxt_bottleneck", (1, 1, 1, 1), groups=32, reduction=16, inplanes=64,
-                  downsample_kernel_size=1, input_3x3=False, num_classes=3).train()
+    senet = SENet(
+        2,
+        1,
+        "se_resnetxt_bottleneck",
+        (1, 1, 1, 1),
+        groups=32,
+        reduction=16,
+        inplanes=64,
+        downsample_kernel_size=1,
+        input_3x3=False,
+        num_classes=3,
+    ).train()
     weights = se_channel_weights(senet, torch.rand(1, 32, 32))
     assert [w.shape for w in weights.values()] == [(1, 256), (1, 512), (1, 1024), (1, 2048)]
     assert senet.training and hook_count(senet) == 0

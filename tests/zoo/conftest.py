@@ -19,8 +19,17 @@ def make_bundle(root: Path, name: str = "toy_bundle", version: str = "0.1.0") ->
     (bundle / "configs" / "inference.json").write_text(json.dumps({"bundle_root": "."}))
     (bundle / "docs" / "README.md").write_text("# toy\n")
     (bundle / "LICENSE").write_text("license text\n")
-    for clutter in ("eval/report.json", "runs/events.out", "demo_data/a.png", "cache/x.pt", "configs/__pycache__/a.pyc",
-                    "models/model.pt", "models/checkpoint_epoch=1.pt", ".DS_Store", "docs/.hidden.md"):
+    for clutter in (
+        "eval/report.json",
+        "runs/events.out",
+        "demo_data/a.png",
+        "cache/x.pt",
+        "configs/__pycache__/a.pyc",
+        "models/model.pt",
+        "models/checkpoint_epoch=1.pt",
+        ".DS_Store",
+        "docs/.hidden.md",
+    ):
         (bundle / clutter).parent.mkdir(parents=True, exist_ok=True)
         (bundle / clutter).write_bytes(b"clutter " + clutter.encode())
     return bundle

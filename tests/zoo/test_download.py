@@ -132,8 +132,19 @@ def test_unreachable_index_is_a_clear_error(tmp_path):
 
 def test_cli_download_prints_where_the_bundle_went(served_zoo, tmp_path):
     _, index = served_zoo
-    cmd = [sys.executable, "-c", CLI, "download", "toy_bundle", "--index", index, "--bundle_dir", str(tmp_path / "d"),
-           "--progress", "False"]
+    cmd = [
+        sys.executable,
+        "-c",
+        CLI,
+        "download",
+        "toy_bundle",
+        "--index",
+        index,
+        "--bundle_dir",
+        str(tmp_path / "d"),
+        "--progress",
+        "False",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"downloaded toy_bundle to {(tmp_path / 'd' / 'toy_bundle').resolve()}" in result.stdout
@@ -152,8 +163,9 @@ def test_cli_refuses_a_tampered_zip_with_a_one_line_error(served_zoo, tmp_path):
 
 
 def test_cli_help_documents_the_arguments():
-    result = subprocess.run([sys.executable, "-c", CLI, "download", "--help"], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", CLI, "download", "--help"], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0
     for argument in ("INDEX", "BUNDLE_DIR", "--version", "--overwrite", "sha1"):
         assert argument in result.stdout + result.stderr  # fire writes help to stdout or stderr by version

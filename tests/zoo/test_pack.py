@@ -98,8 +98,8 @@ def test_the_repository_bundles_pack_with_configs_and_docs(tmp_path):
 def write_large_files_yml(bundle: Path, weights: Path, hash_val: str) -> None:
     (bundle / "large_files.yml").write_text(
         "large_files:\n"
-        f"  - path: \"models/model.pt\"\n    url: \"{weights.as_uri()}\"\n"
-        f"    hash_val: \"{hash_val}\"\n    hash_type: \"md5\"\n"
+        f'  - path: "models/model.pt"\n    url: "{weights.as_uri()}"\n'
+        f'    hash_val: "{hash_val}"\n    hash_type: "md5"\n'
     )
 
 
@@ -127,7 +127,7 @@ def test_large_file_with_wrong_hash_fails_the_pack(toy_bundles, tmp_path):
 @pytest.mark.parametrize("bad_path", ["../outside.pt", "/etc/passwd", "large_files.yml"])
 def test_large_file_paths_must_stay_inside_the_bundle(toy_bundles, bad_path):
     bundle = toy_bundles / "toy_bundle"
-    (bundle / "large_files.yml").write_text(f"large_files:\n  - path: \"{bad_path}\"\n    url: \"https://x/y\"\n")
+    (bundle / "large_files.yml").write_text(f'large_files:\n  - path: "{bad_path}"\n    url: "https://x/y"\n')
     with pytest.raises(ValueError, match="large_files.yml"):
         read_large_files(bundle)
 

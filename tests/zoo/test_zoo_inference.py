@@ -63,9 +63,15 @@ def test_packed_zoo_downloads_verified_and_the_bundle_infers(http_folder, tmp_pa
 
     write_synthetic_microscopy(tmp_path / "new", n_per_class=1, size=(64, 64), seed=9)
     workflow = run_workflow(
-        bundle / "configs", str(bundle / "configs" / "inference.json"), "infer",
-        bundle_root=str(bundle), input=str(tmp_path / "new"), output_dir=str(tmp_path / "out"),
-        image_size=64, num_workers=0, batch_size=4,
+        bundle / "configs",
+        str(bundle / "configs" / "inference.json"),
+        "infer",
+        bundle_root=str(bundle),
+        input=str(tmp_path / "new"),
+        output_dir=str(tmp_path / "out"),
+        image_size=64,
+        num_workers=0,
+        batch_size=4,
         **{f"network_def#{key}": value for key, value in TINY.items()},
     )
     loaded = workflow.parser.get_parsed_content("network").state_dict()

@@ -136,8 +136,10 @@ def synthesize_brats_case(
     """
     labels = BRATS_CODINGS[brats_coding(coding)]
     half = np.asarray(shape, dtype=np.float32) / 2
-    grid = [(np.arange(s, dtype=np.float32) - (s - 1) / 2).reshape([-1 if a == i else 1 for a in range(3)])
-            for i, s in enumerate(shape)]
+    grid = [
+        (np.arange(s, dtype=np.float32) - (s - 1) / 2).reshape([-1 if a == i else 1 for a in range(3)])
+        for i, s in enumerate(shape)
+    ]
 
     # head: a slightly irregular ellipsoidal brain, longer front to back; cortex outside, white matter inside
     brain_axes = half * np.array([0.70, 0.82, 0.72], dtype=np.float32) * rng.uniform(0.93, 1.0)
@@ -212,8 +214,9 @@ def _smooth_field(rng, grid, wavelength, n_waves: int = 6, offset=(0.0, 0.0, 0.0
         direction = rng.normal(size=3)
         k = direction / np.linalg.norm(direction) * rng.uniform(0.5, 1.5) * np.pi / np.asarray(wavelength)
         phase = rng.uniform(0.0, 2 * np.pi)
-        field = field + np.cos(sum(np.float32(ki) * (g - np.float32(o)) for ki, g, o in zip(k, grid, offset))
-                               + np.float32(phase))
+        field = field + np.cos(
+            sum(np.float32(ki) * (g - np.float32(o)) for ki, g, o in zip(k, grid, offset)) + np.float32(phase)
+        )
     return (field * np.float32(np.sqrt(2.0 / n_waves))).astype(np.float32)
 
 

@@ -85,9 +85,7 @@ def write_synthetic_microscopy(
     )
 
 
-def synthesize_microscopy_image(
-    appearance: int | str, size: tuple[int, int] = (128, 128), seed: int = 0
-) -> np.ndarray:
+def synthesize_microscopy_image(appearance: int | str, size: tuple[int, int] = (128, 128), seed: int = 0) -> np.ndarray:
     """One synthetic micrograph as uint8 (H, W, 3).
 
     Args:

@@ -31,9 +31,7 @@ class Grid2D:
         scale = float(min(height, width))
         self.pixel = 1.0 / scale
         self.extent = (height / scale, width / scale)
-        self.y, self.x = np.meshgrid(
-            (np.arange(height) + 0.5) / scale, (np.arange(width) + 0.5) / scale, indexing="ij"
-        )
+        self.y, self.x = np.meshgrid((np.arange(height) + 0.5) / scale, (np.arange(width) + 0.5) / scale, indexing="ij")
 
 
 def ellipse_radius(grid: Grid2D, centre: tuple[float, float], axes: tuple[float, float], angle: float) -> np.ndarray:

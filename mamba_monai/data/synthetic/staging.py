@@ -61,7 +61,9 @@ def write_staged(dataset_dir: str | os.PathLike, write: Callable[..., Any], **kw
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if isinstance(result, (str, os.PathLike)) and Path(result).is_relative_to(stage):
-        return type(result)(folder / Path(result).relative_to(stage)) if isinstance(result, Path) else str(
-            folder / Path(result).relative_to(stage)
+        return (
+            type(result)(folder / Path(result).relative_to(stage))
+            if isinstance(result, Path)
+            else str(folder / Path(result).relative_to(stage))
         )
     return result

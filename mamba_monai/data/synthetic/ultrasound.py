@@ -99,9 +99,7 @@ def write_synthetic_ultrasound(
     )
 
 
-def synthesize_ultrasound_image(
-    appearance: int | str, size: tuple[int, int] = (128, 128), seed: int = 0
-) -> np.ndarray:
+def synthesize_ultrasound_image(appearance: int | str, size: tuple[int, int] = (128, 128), seed: int = 0) -> np.ndarray:
     """One synthetic ultrasound image as uint8 (H, W).
 
     Args:

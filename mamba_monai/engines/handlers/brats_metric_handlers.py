@@ -142,4 +142,3 @@ class BratsHD95(BratsRegionMetricHandler):
             save_details=save_details,
             per_region=per_region,
         )
-

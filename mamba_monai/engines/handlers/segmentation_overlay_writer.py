@@ -199,8 +199,9 @@ class SegmentationOverlayWriter(RoundWriter):
                     ax.imshow(fill, origin="lower", interpolation="nearest")
             for masks, colour in regions:
                 if masks.any():
-                    ax.contour(masks.T.astype(np.float32), levels=[0.5], colors=[colour], linewidths=1.2,
-                               origin="lower")
+                    ax.contour(
+                        masks.T.astype(np.float32), levels=[0.5], colors=[colour], linewidths=1.2, origin="lower"
+                    )
             ax.set_title(title)
             ax.set_axis_off()
         handles = [Patch(facecolor=c, edgecolor=c, label=n) for n, c in zip(self.region_names, self.region_colours)]

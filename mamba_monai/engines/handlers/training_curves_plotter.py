@@ -143,8 +143,9 @@ class TrainingCurvesPlotter:
         figure.suptitle(self.title)
         axes = figure.subplots(n_rows, n_cols, squeeze=False).flatten()
         graphs_per_panel = [("training loss (mean per epoch)", {"loss": self.loss}, self.loss_yscale)]
-        graphs_per_panel += [(family, {n: graphs[n] for n in sorted(graphs)}, "linear") for family, graphs in
-                             panels.items()]
+        graphs_per_panel += [
+            (family, {n: graphs[n] for n in sorted(graphs)}, "linear") for family, graphs in panels.items()
+        ]
         for ax, (title, graphs, yscale) in zip(axes, graphs_per_panel):
             if any(graphs.values()):
                 plot_metric_graph(ax, title, graphs, yscale=yscale, avg_keys=())

@@ -60,9 +60,7 @@ class PSFFN(nn.Module):
         channel_axis = -1 if self.channels_last else 1
         if x.dim() != 4 or x.shape[channel_axis] != self.in_channels:
             layout = "(B, H, W, C)" if self.channels_last else "(B, C, H, W)"
-            raise ValueError(
-                f"PSFFN expects a {layout} map with C = {self.in_channels}, got shape {tuple(x.shape)}"
-            )
+            raise ValueError(f"PSFFN expects a {layout} map with C = {self.in_channels}, got shape {tuple(x.shape)}")
         if self.channels_last:
             x = x.permute(0, 3, 1, 2)
         x = F.silu(self.conv_0(x))
