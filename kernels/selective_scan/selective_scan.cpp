@@ -12,8 +12,8 @@
 // build with -fopenmp), so a thread that the OS deschedules (a busy neighbour on a shared machine) delays at most
 // the one block it holds while the other threads take the rest. A block holds
 // kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
-// direction the compiler vectorises. Time is walked once, in tiles of kChunk steps that are transposed into
-// [step][lane] buffers. The state lives in a small [dstate][lane] array that stays in L1.
+// direction the compiler vectorises. Time is walked in tiles of kChunk steps that are transposed into
+// [step][lane] buffers (the forward with z in two passes: the scan, then the gate; see forward_block). The state lives in a small [dstate][lane] array that stays in L1.
 //
 // The forward pass can save the state at the start of every tile (batch, dim, n_tiles, dstate). The backward pass
 // walks the tiles in reverse, recomputes one tile's states from its checkpoint into an L2-sized buffer, and
@@ -202,6 +202,19 @@ typedef float float16_vec __attribute__((vector_size(64)));
 typedef float float16_vec_unaligned __attribute__((vector_size(64), aligned(4), may_alias));
 #endif
 
+#ifdef MAMBA_MONAI_VECTOR_SHUFFLES
+// One round of the register transpose: out[2i], out[2i + 1] interleave in[i] with in[i + 8].
+inline __attribute__((always_inline)) void interleave_rows(const float16_vec* __restrict__ in,
+                                                           float16_vec* __restrict__ out) {
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    out[2 * i] = __builtin_shufflevector(in[i], in[i + 8], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    out[2 * i + 1] =
+        __builtin_shufflevector(in[i], in[i + 8], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  }
+}
+#endif
+
 // dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols. A full 16 x 16 float block is transposed
 // in registers: four rounds of interleaving row i with row i + 8 (each round rotates the 8-bit index r:c left by
 // one bit, so four rounds swap r and c); 64 shuffles instead of 256 scalar loads and stores.
@@ -211,16 +224,16 @@ void transpose(const T* __restrict__ src, int64_t src_stride, T* __restrict__ ds
 #ifdef MAMBA_MONAI_VECTOR_SHUFFLES
   if constexpr (std::is_same_v<T, float>) {
     if (rows == 16 && cols == 16) {
-      float16_vec v[16], next[16];
+      // the rounds alternate between two register arrays (copying one into the other after each round made gcc
+      // spill both to the stack and move them with memmove: a third of the N = 1 forward's time)
+      float16_vec v[16], w[16];
+#pragma GCC unroll 16
       for (int r = 0; r < 16; ++r) v[r] = *reinterpret_cast<const float16_vec_unaligned*>(src + r * src_stride);
-      for (int round = 0; round < 4; ++round) {
-        for (int i = 0; i < 8; ++i) {
-          next[2 * i] = __builtin_shufflevector(v[i], v[i + 8], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-          next[2 * i + 1] =
-              __builtin_shufflevector(v[i], v[i + 8], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        }
-        for (int r = 0; r < 16; ++r) v[r] = next[r];
-      }
+      interleave_rows(v, w);
+      interleave_rows(w, v);
+      interleave_rows(v, w);
+      interleave_rows(w, v);
+#pragma GCC unroll 16
       for (int c = 0; c < 16; ++c) *reinterpret_cast<float16_vec_unaligned*>(dst + c * dst_stride) = v[c];
       return;
     }
@@ -292,13 +305,13 @@ struct Tile {
     C = p.C_time_major + offset;
   }
 
-  // Prefetch delta, u and z of the tile starting at l0 (the next one to load).
-  static void prefetch(const Problem<T>& p, const Block& blk, int64_t l0) {
+  // Prefetch delta, u and (with_z) z of the tile starting at l0 (the next one to load).
+  static void prefetch(const Problem<T>& p, const Block& blk, int64_t l0, bool with_z) {
     if (l0 < 0 || l0 >= p.len) return;
     const int64_t row0 = (blk.b * p.dim + blk.d0) * p.len, steps = std::min(kChunk, p.len - l0);
     prefetch_tile(p.delta + row0, p.len, l0, steps, blk.lanes);
     prefetch_tile(p.u + row0, p.len, l0, steps, blk.lanes);
-    prefetch_tile(p.z ? p.z + row0 : nullptr, p.len, l0, steps, blk.lanes);
+    if (with_z && p.z) prefetch_tile(p.z + row0, p.len, l0, steps, blk.lanes);
   }
 };
 
@@ -381,17 +394,20 @@ std::vector<T> load_D(const Problem<T>& p, const Block& blk) {
   return d;
 }
 
-// y[t][w] <- (y + D u) * silu(z) over one tile (the gate only when z is given; z_tile is scratch).
+// y[t][w] += D u over one tile.
 template <typename T>
-void finish_output(const Problem<T>& p, const Block& blk, const Tile<T>& tile, int64_t l0, int64_t steps,
-                   const std::vector<T>& D, T* __restrict__ y, T* __restrict__ z_tile) {
+void add_skip(const Tile<T>& tile, int64_t steps, const std::vector<T>& D, T* __restrict__ y) {
   const T* __restrict__ u = tile.u.data();
   const T* __restrict__ d = D.data();
   for (int64_t t = 0; t < steps; ++t) {
 #pragma omp simd
     for (int64_t w = 0; w < kLanes; ++w) y[t * kLanes + w] += d[w] * u[t * kLanes + w];
   }
-  if (!p.z) return;
+}
+
+// y[t][w] *= silu(z) over one tile (z_tile is scratch).
+template <typename T>
+void gate(const Problem<T>& p, const Block& blk, int64_t l0, int64_t steps, T* __restrict__ y, T* __restrict__ z_tile) {
   load_tile(p.z + (blk.b * p.dim + blk.d0) * p.len, p.len, l0, steps, blk.lanes, z_tile);
 #pragma omp simd
   for (int64_t i = 0; i < steps * kLanes; ++i) y[i] *= z_tile[i] * sigmoid(z_tile[i]);
@@ -402,7 +418,10 @@ void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state,
   const int64_t N = p.dstate, L = p.len, n_chunks = p.n_chunks();
   const std::vector<T> a2 = load_A(p, blk, T(kLog2e));
   std::vector<T> h(N * kLanes, T(0));
-  std::vector<T> y(kChunk * kLanes), zt(kChunk * kLanes);
+  // With z, the output of the whole block waits in y ([t][w], L2-resident) and is gated in a second pass, so that
+  // each pass walks the rows of at most three arrays: all four at once touch more pages per tile (16 rows each, one
+  // page per row) than the first-level TLB holds, and every row access missed it.
+  std::vector<T> y((p.z ? L : kChunk) * kLanes), zt(kChunk * kLanes);
   const std::vector<T> Dl = load_D(p, blk);
   Tile<T> tile;
   const int64_t row0 = (blk.b * p.dim + blk.d0);
@@ -412,10 +431,19 @@ void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state,
       for (int64_t w = 0; w < blk.lanes; ++w)
         for (int64_t n = 0; n < N; ++n) checkpoints[((row0 + w) * n_chunks + c) * N + n] = h[n * kLanes + w];
     tile.load(p, blk, l0, steps);
-    Tile<T>::prefetch(p, blk, l0 + kChunk);
-    scan_tile(tile, a2.data(), steps, N, h.data(), y.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr));
-    finish_output(p, blk, tile, l0, steps, Dl, y.data(), zt.data());
-    store_tile(y.data(), L, l0, steps, blk.lanes, out + row0 * L);
+    Tile<T>::prefetch(p, blk, l0 + kChunk, false);  // z: in the second pass
+    T* y_tile = y.data() + (p.z ? l0 * kLanes : 0);
+    scan_tile(tile, a2.data(), steps, N, h.data(), y_tile, static_cast<T*>(nullptr), static_cast<T*>(nullptr));
+    add_skip(tile, steps, Dl, y_tile);
+    if (!p.z) store_tile(y_tile, L, l0, steps, blk.lanes, out + row0 * L);
+  }
+  if (p.z) {
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
+      T* y_tile = y.data() + l0 * kLanes;
+      gate(p, blk, l0, steps, y_tile, zt.data());
+      store_tile(y_tile, L, l0, steps, blk.lanes, out + row0 * L);
+    }
   }
   for (int64_t w = 0; w < blk.lanes; ++w)
     for (int64_t n = 0; n < N; ++n) last_state[(row0 + w) * N + n] = h[n * kLanes + w];
@@ -552,7 +580,7 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
   for (int64_t c = n_chunks - 1; c >= 0; --c) {
     const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
     tile.load(p, blk, l0, steps);
-    Tile<T>::prefetch(p, blk, l0 - kChunk);
+    Tile<T>::prefetch(p, blk, l0 - kChunk, true);
     if (c > 0) prefetch_tile(dout + row0 * L, L, l0 - kChunk, kChunk, blk.lanes);
     for (int64_t i = 0; i < N * kLanes; ++i) h0[i] = T(0);
     for (int64_t w = 0; w < blk.lanes; ++w)
