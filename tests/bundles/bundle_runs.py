@@ -66,6 +66,41 @@ def assert_verify_net_in_out(configs: Path, *args: str) -> None:
     assert "data shape of network is verified" in (result.stdout + result.stderr)
 
 
+def run_under_torchrun(
+    config_files: list[Path], logging_conf: Path, overrides: dict, tee: bool = False
+) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle run`` with ``config_files`` in 2 CPU processes under torch.distributed.run (one thread
+    each), ``overrides`` as command-line options; ``tee`` prefixes every console line with its rank."""
+    args = []
+    for key, value in overrides.items():
+        args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        *(["--tee=3"] if tee else []),  # [default0]: ...
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        "[" + ",".join(f"'{f}'" for f in config_files) + "]",
+        "--logging_file",
+        str(logging_conf),
+        *args,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    if result.returncode != 0 and "terminate called without an active exception" in result.stderr + result.stdout:
+        # seen intermittently on this machine: a rank aborts in process teardown AFTER training finished (a C++
+        # thread of the gloo/ATen runtime destroyed while joinable); one retry keeps that runtime flake from hiding
+        # a real failure, which would fail both times
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    return result
+
+
 def run_multi_gpu_on_cpu(configs: Path, overrides: dict) -> subprocess.CompletedProcess:
     """train.json + multi_gpu_train.json in 2 gloo processes under torch.distributed.run; asserts it succeeded, that
     rank 0 alone wrote the epoch-1 checkpoint (and logged saving it), the best model and the training curves, and
@@ -77,34 +112,8 @@ def run_multi_gpu_on_cpu(configs: Path, overrides: dict) -> subprocess.Completed
     output = Path(overrides["output_dir"])
     recorder_config = output.parent / f"{output.name}_seen_items_override.json"
     write_seen_items_override(configs, recorder_config, str(output / "seen_items_rank{rank}.json"))
-    args = []
-    for key, value in overrides.items():
-        args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
     config_files = [configs / "train.json", configs / "multi_gpu_train.json", recorder_config]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        "--tee=3",  # every console line prefixed with its rank: [default0]: ...
-        "-m",
-        "monai.bundle",
-        "run",
-        "--config_file",
-        "[" + ",".join(f"'{f}'" for f in config_files) + "]",
-        "--logging_file",
-        str(configs / "logging.conf"),
-        *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    if result.returncode != 0 and "terminate called without an active exception" in result.stderr + result.stdout:
-        # seen intermittently on this machine: a rank aborts in process teardown AFTER training finished (a C++
-        # thread of the gloo/ATen runtime destroyed while joinable); one retry keeps that runtime flake from hiding
-        # a real failure, which would fail both times
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    result = run_under_torchrun(config_files, configs / "logging.conf", overrides, tee=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     models = Path(overrides["ckpt_dir"])
     assert len(list(models.glob("checkpoint*epoch=1.pt"))) == 1  # one file ...

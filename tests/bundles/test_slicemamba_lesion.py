@@ -4,9 +4,6 @@ overrides, the three stages (supernet -> search -> retrain) then evaluation and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +18,9 @@ from mamba_monai.networks.nets import SliceMamba, SliceMambaSupernet
 from tests.bundles.bundle_runs import (
     assert_verify_net_in_out,
     error_messages,
-    free_port,
     output_paths,
     run_multi_gpu_on_cpu,
+    run_under_torchrun,
     run_workflow,
 )
 
@@ -186,31 +183,8 @@ def test_inference_writes_masks_at_original_sizes(pipeline, tmp_path):
 
 def test_multi_gpu_supernet_runs_with_gloo_on_two_cpu_processes(tmp_path):
     write_synthetic_dermoscopy(tmp_path / "data", n_images=20, size=(64, 64), seed=2)  # >= 2 validation images
-    over = overrides(tmp_path)
-    args = []
-    for key, value in over.items():
-        args += [f"--{key}", json.dumps(value) if isinstance(value, (list, bool, int)) else str(value)]
-    files = ",".join(f"'{f}'" for f in configs("train.json", "train_supernet.json", "multi_gpu_train.json"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        "-m",
-        "monai.bundle",
-        "run",
-        "--config_file",
-        f"[{files}]",
-        "--logging_file",
-        str(CONFIGS / "logging.conf"),
-        *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    if result.returncode != 0 and "terminate called without an active exception" in result.stderr + result.stdout:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)  # see bundle_runs.py
+    files = configs("train.json", "train_supernet.json", "multi_gpu_train.json")
+    result = run_under_torchrun(files, CONFIGS / "logging.conf", overrides(tmp_path))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     models = tmp_path / "models"
     assert len(list(models.glob("supernet_checkpoint*epoch=1.pt"))) == 1  # rank 0 alone saves

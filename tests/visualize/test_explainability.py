@@ -68,14 +68,9 @@ def manual_gradcam(network, image, layer, channel_last, class_index):
     return (heat - heat.min()) / (heat.max() - heat.min())
 
 
-def test_default_target_layers():
-    assert default_target_layer(tiny_medmamba_se()) == "stages.1.0"
-    medmamba = MedMamba(in_channels=1, num_classes=2, depths=(1, 2), dims=16, d_state=4)
-    assert default_target_layer(medmamba) == "stages.1.1"
-    microscopic = MSMamba(in_channels=1, num_classes=2, depths=(1, 1, 2), dims=(32, 64, 128), d_state=4)
-    assert default_target_layer(microscopic) == "stages.2.1"
-    assert default_target_layer(nn.DataParallel(microscopic)) == "stages.2.1"
-    senet = SENet(
+def tiny_se_resnext() -> SENet:
+    """MONAI's SE-ResNeXt with one block per stage, 2D, one input channel, three classes."""
+    return SENet(
         2,
         1,
         "se_resnetxt_bottleneck",
@@ -87,6 +82,16 @@ def test_default_target_layers():
         input_3x3=False,
         num_classes=3,
     )
+
+
+def test_default_target_layers():
+    assert default_target_layer(tiny_medmamba_se()) == "stages.1.0"
+    medmamba = MedMamba(in_channels=1, num_classes=2, depths=(1, 2), dims=16, d_state=4)
+    assert default_target_layer(medmamba) == "stages.1.1"
+    microscopic = MSMamba(in_channels=1, num_classes=2, depths=(1, 1, 2), dims=(32, 64, 128), d_state=4)
+    assert default_target_layer(microscopic) == "stages.2.1"
+    assert default_target_layer(nn.DataParallel(microscopic)) == "stages.2.1"
+    senet = tiny_se_resnext()
     assert default_target_layer(senet) == "layer4"
     assert default_target_layer(TinyCNN()) == "features.2"  # last convolution
     with pytest.raises(ValueError, match="pass target_layer"):
@@ -204,18 +209,7 @@ def test_se_weights_one_panel_per_layer(tmp_path, backend):
 
 
 def test_se_weights_of_monai_channel_se_layers():
-    senet = SENet(
-        2,
-        1,
-        "se_resnetxt_bottleneck",
-        (1, 1, 1, 1),
-        groups=32,
-        reduction=16,
-        inplanes=64,
-        downsample_kernel_size=1,
-        input_3x3=False,
-        num_classes=3,
-    ).train()
+    senet = tiny_se_resnext().train()
     weights = se_channel_weights(senet, torch.rand(1, 32, 32))
     assert [w.shape for w in weights.values()] == [(1, 256), (1, 512), (1, 1024), (1, 2048)]
     assert senet.training and hook_count(senet) == 0
