@@ -13,7 +13,8 @@
 // the one block it holds while the other threads take the rest. A block holds
 // kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
 // direction the compiler vectorises. Time is walked in tiles of kChunk steps that are transposed into
-// [step][lane] buffers (the forward with z in two passes: the scan, then the gate; see forward_block). The state lives in a small [dstate][lane] array that stays in L1.
+// [step][lane] buffers (the forward with z in two passes: the scan, then the gate; see forward_block). The state lives
+// in a small [dstate][lane] array that stays in L1.
 //
 // The forward pass can save the state at the start of every tile (batch, dim, n_tiles, dstate). The backward pass
 // walks the tiles in reverse, recomputes one tile's states from its checkpoint into an L2-sized buffer, and
@@ -211,7 +212,7 @@ void transpose(const T* __restrict__ src, int64_t src_stride, T* __restrict__ ds
   if constexpr (std::is_same_v<T, float>) {
     if (rows == 16 && cols == 16) {
       // the rounds alternate between two register arrays (copying one into the other after each round made gcc
-      // spill both to the stack and move them with memmove: a third of the N = 1 forward's time)
+      // spill both to the stack and move them with memmove: 12 % of the N = 1 forward's samples)
       float16_vec v[16], w[16];
 #pragma GCC unroll 16
       for (int r = 0; r < 16; ++r) v[r] = *reinterpret_cast<const float16_vec_unaligned*>(src + r * src_stride);
