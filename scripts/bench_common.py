@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import platform
 import resource
 import subprocess
@@ -212,7 +213,7 @@ def time_repeats(
 
 
 def time_interleaved(
-    calls: Mapping[Hashable, Callable[[], Any]], repeats: int, warmup: int = 1
+    calls: Mapping[Hashable, Callable[[], Any]], repeats: int, warmup: int = 1, gap: float = 0.0, shuffle: bool = False
 ) -> tuple[dict[Hashable, list[float]], list[float]]:
     """Wall times of every case, interleaved: each repeat runs every case once, so a neighbour's load spreads over all
     of them and their ratios stay fair. Returns the times per case and the 1-minute load averages (at the start and
@@ -222,6 +223,11 @@ def time_interleaved(
         calls: one call per case.
         repeats: timed rounds.
         warmup: untimed rounds first.
+        gap: seconds of sleep before each timed call (untimed), so that each starts from a quiet process: OpenMP
+            workers keep spinning for a while after a parallel call and would compete with the next call.
+        shuffle: run each round's cases in a new random order (seeded: runs repeat), so that no case always
+            follows the same one (what a call leaves behind, such as where the OS last ran a thread, can favour the
+            next).
     """
     log(f"warm-up of {len(calls)} cases ... (load {os.getloadavg()[0]:.1f})")
     for _ in range(warmup):
@@ -229,8 +235,15 @@ def time_interleaved(
             call()
     times: dict[Hashable, list[float]] = {key: [] for key in calls}
     loads = [os.getloadavg()[0]]
+    order = random.Random(0)
     for r in range(repeats):
-        for key, call in calls.items():
+        keys = list(calls)
+        if shuffle:
+            order.shuffle(keys)
+        for key in keys:
+            call = calls[key]
+            if gap > 0:
+                time.sleep(gap)
             start = time.perf_counter()
             call()
             times[key].append(time.perf_counter() - start)

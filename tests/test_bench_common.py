@@ -27,6 +27,24 @@ def test_time_interleaved_runs_every_case_once_per_round():
     assert {key: len(value) for key, value in times.items()} == {"a": 2, "b": 2} and len(loads) == 3
 
 
+def test_time_interleaved_can_shuffle_each_round():
+    order = []
+    calls = {name: (lambda n=name: order.append(n)) for name in "abcd"}
+    times, _ = bench_common.time_interleaved(calls, 6, warmup=0, shuffle=True)
+    rounds = ["".join(order[i : i + 4]) for i in range(0, 24, 4)]
+    assert all(sorted(r) == list("abcd") for r in rounds)  # every case once per round
+    assert len(set(rounds)) > 1  # in more than one order
+    assert {key: len(value) for key, value in times.items()} == dict.fromkeys("abcd", 6)
+
+
+def test_time_interleaved_sleeps_before_each_call_without_timing_it(monkeypatch):
+    slept = []
+    monkeypatch.setattr(bench_common.time, "sleep", slept.append)
+    times, _ = bench_common.time_interleaved({"a": lambda: None, "b": lambda: None}, 3, warmup=1, gap=0.25)
+    assert slept == [0.25] * 6  # before each timed call, not the warm-up
+    assert all(t < 0.25 for value in times.values() for t in value)
+
+
 @pytest.mark.skipif(bench_common.read_status_kb("VmRSS") is None, reason="needs Linux procfs")
 def test_peak_extra_memory_sees_a_temporary_allocation():
     """In a fresh process, as the benchmarks measure (in the long-lived, many-threaded test process the kernel's RSS

@@ -8,13 +8,13 @@
 // B and C are copied once per call to time-major (batch, groups, len, dstate), so a step's B_t, C_t are contiguous
 // and shared by every channel block of the group.
 //
-// Work is split over (batch, channel block): run_tasks hands the blocks out one at a time from a shared counter (OpenMP:
-// build with -fopenmp), so a thread that the OS deschedules (a busy neighbour on a shared machine) delays at most
-// the one block it holds while the other threads take the rest. A block holds
-// kLanes channels of one group, so B_t and C_t are shared by its lanes and every inner loop runs across channels, the
-// direction the compiler vectorises. Time is walked in tiles of kChunk steps that are transposed into
-// [step][lane] buffers (the forward with z in two passes: the scan, then the gate; see forward_block). The state lives
-// in a small [dstate][lane] array that stays in L1.
+// Work is split over (batch, channel block): run_tasks hands the blocks out one at a time from a shared counter
+// (OpenMP: build with -fopenmp), so a thread that the OS deschedules (a busy neighbour on a shared machine) delays at
+// most the one block it holds while the other threads take the rest, and a worker that finds itself on the caller's
+// CPU moves off it (see CallerCpu). A block holds kLanes channels of one group, so B_t and C_t are shared by its lanes
+// and every inner loop runs across channels, the direction the compiler vectorises. Time is walked in tiles of kChunk
+// steps that are transposed into [step][lane] buffers (the forward with z in two passes: the scan, then the gate; see
+// forward_block). The state lives in a small [dstate][lane] array that stays in L1.
 //
 // The forward pass can save the state at the start of every tile (batch, dim, n_tiles, dstate). The backward pass
 // walks the tiles in reverse, recomputes one tile's states from its checkpoint into an L2-sized buffer, and
@@ -33,19 +33,96 @@
 #include <type_traits>
 #include <vector>
 
+#include <omp.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace {
 
 constexpr int64_t kLanes = 16;  // channels per block: one AVX-512 register of floats
 constexpr int64_t kChunk = 64;  // time steps per tile and between backward checkpoints
 
-// Call task(i) for i in [0, n_tasks) on `threads` OpenMP threads (0: at::get_num_threads()), dynamically scheduled.
+// Keeping the workers off the caller's CPU. When a call starts, the OS wakes the OpenMP workers and, if no CPU is idle
+// (a busy neighbour), tends to place them on the waking thread's CPU (the scheduler's wake-affine placement); the
+// balancer can also bring them together later. The team then shares one core while the neighbour has the other
+// (scripts/bench_scan_busy.py without the move: forward medians up to 0.99x the 1-thread time, single calls up to
+// 1.7x; with it, in the same runs, medians 0.67-0.82 forward, 0.63-0.74 backward).
+// So before each task a worker compares its CPU with the one the caller last reported and, if they are the same,
+// moves off it: its affinity mask without that CPU (the OS migrates it at once), then its own mask back (it stays
+// where it was put until the OS moves it again). Two system calls, only when the threads share a CPU; nothing is
+// pinned for longer. Skipped where the user binds threads (OMP_PROC_BIND) or it is turned off (spread_threads).
+std::atomic<bool> g_spread_threads{true};
+
+#if defined(__linux__)
+inline int current_cpu() { return sched_getcpu(); }
+
+// Moves the calling thread off `cpu`; false when its mask has no other CPU or the OS refuses.
+bool move_off_cpu(int cpu) {
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0 || !CPU_ISSET(cpu, &mask) || CPU_COUNT(&mask) < 2) return false;
+  cpu_set_t others = mask;
+  CPU_CLR(cpu, &others);
+  if (sched_setaffinity(0, sizeof others, &others) != 0) return false;
+  sched_setaffinity(0, sizeof mask, &mask);
+  return true;
+}
+#else
+inline int current_cpu() { return -1; }
+inline bool move_off_cpu(int) { return false; }
+#endif
+
+// Where the caller runs, as its thread last saw it, and how often a worker moved off it.
+struct CallerCpu {
+  std::atomic<int> cpu{-1};
+  std::atomic<int64_t> moves{0};
+
+  // Called before each task: the caller (OpenMP thread 0) reports its CPU, a worker on that CPU moves off it.
+  void before_task(bool is_caller) {
+    const int here = current_cpu();
+    if (is_caller) {
+      cpu.store(here, std::memory_order_relaxed);
+    } else if (here >= 0 && here == cpu.load(std::memory_order_relaxed) && move_off_cpu(here)) {
+      moves.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+};
+
+// Call task(i) for i in [0, n_tasks) on `threads` OpenMP threads (0: at::get_num_threads()), dynamically scheduled,
+// the workers kept off the caller's CPU (see CallerCpu). Returns how many times a worker moved off it (-1: not
+// watched: one thread, binding by the user, or turned off).
 template <typename F>
-void run_tasks(int64_t n_tasks, int64_t threads, const F& task) {
+int64_t run_tasks(int64_t n_tasks, int64_t threads, const F& task) {
   if (threads <= 0) threads = at::get_num_threads();
   threads = std::max<int64_t>(1, std::min(threads, n_tasks));
   std::atomic<int64_t> next{0};
+  const bool spread = threads > 1 && g_spread_threads.load(std::memory_order_relaxed) && current_cpu() >= 0 &&
+                      omp_get_proc_bind() == omp_proc_bind_false;
+  CallerCpu caller;
+  caller.cpu.store(current_cpu());
 #pragma omp parallel num_threads(static_cast<int>(threads))
-  for (int64_t i = next.fetch_add(1); i < n_tasks; i = next.fetch_add(1)) task(i);
+  {
+    const bool is_caller = omp_get_thread_num() == 0;
+    for (int64_t i = next.fetch_add(1); i < n_tasks; i = next.fetch_add(1)) {
+      if (spread) caller.before_task(is_caller);
+      task(i);
+    }
+  }
+  return spread ? caller.moves.load() : -1;
+}
+
+// For tests: run `tasks` tasks of `spin_us` microseconds each on `threads` threads. Returns run_tasks' count of moves
+// and, per task, the OpenMP thread number and the CPU the task started on.
+std::pair<int64_t, std::vector<std::pair<int, int>>> probe_placement(int64_t tasks, int64_t threads,
+                                                                     int64_t spin_us) {
+  std::vector<std::pair<int, int>> where(static_cast<size_t>(tasks));
+  const int64_t moves = run_tasks(tasks, threads, [&](int64_t task) {
+    where[static_cast<size_t>(task)] = {omp_get_thread_num(), current_cpu()};
+    const double end = omp_get_wtime() + 1e-6 * static_cast<double>(spin_us);
+    while (omp_get_wtime() < end) {
+    }
+  });
+  return {moves, where};
 }
 
 inline float bits_to_float(int32_t i) {
@@ -802,5 +879,15 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("fwd", &selective_scan_fwd, "selective scan forward (CPU)");
   m.def("bwd", &selective_scan_bwd, "selective scan backward (CPU)");
   m.def("threads", [] { return at::get_num_threads(); }, "threads used when a call passes threads = 0");
+  m.def(
+      "spread_threads",
+      [](c10::optional<bool> on) {
+        const bool was = g_spread_threads.load();
+        if (on.has_value()) g_spread_threads.store(*on);
+        return was;
+      },
+      pybind11::arg("on") = pybind11::none(),
+      "move a worker off the caller's CPU when they share one (default on); returns the setting before this call");
+  m.def("_probe_placement", &probe_placement, "for tests: the CPUs tasks ran on (see run_tasks)");
   m.def("chunk_size", [] { return kChunk; }, "time steps between backward checkpoints");
 }

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -51,3 +55,82 @@ def test_result_does_not_depend_on_thread_count():
         results.append([out, last, *kernel.bwd(dout, *args, True, checkpoints, threads)])
     for one, two in zip(*results):
         assert torch.equal(one, two)
+
+
+def _thread_masks() -> set[str]:
+    """Cpus_allowed_list of every thread of this process."""
+    masks = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/status", encoding="ascii") as f:
+                masks.update(line.split(":", 1)[1].strip() for line in f if line.startswith("Cpus_allowed_list"))
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return masks
+
+
+needs_two_cpus = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2 CPUs"
+)
+
+
+@needs_two_cpus
+def test_a_worker_on_the_callers_cpu_moves_off_it_and_keeps_its_mask():
+    """Woken with no CPU idle, Linux tends to put an OpenMP worker on the caller's CPU (the two then share a core while
+    a busy neighbour has the other). Here the caller is pinned to its CPU and a neighbour keeps the other CPU busy, so
+    the OS often puts the worker next to the caller: before each task the worker moves off, so no task of the worker
+    starts on the caller's CPU, and every thread's affinity mask is as before."""
+    from mamba_monai.ops.compiled import load_kernel
+
+    kernel = load_kernel()
+    assert kernel.spread_threads() is True  # the shipped default
+    cpus = sorted(os.sched_getaffinity(0))
+    caller_cpu, other_cpu = cpus[0], cpus[1]
+    kernel._probe_placement(4, 2, 0)  # the OpenMP workers exist before the caller is pinned (they inherit its mask)
+    before = _thread_masks()
+    neighbour = subprocess.Popen(
+        [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{other_cpu}}})\nwhile True: pass"]
+    )
+    try:
+        os.sched_setaffinity(0, {caller_cpu})  # this (the calling) thread only
+        try:
+            time.sleep(0.2)
+            worker_tasks = []
+            for _ in range(10):
+                moves, where = kernel._probe_placement(16, 2, 500)
+                assert moves >= 0
+                worker_tasks += [cpu for thread, cpu in where if thread != 0]
+                time.sleep(0.02)  # let the worker fall asleep: the next call wakes it
+        finally:
+            os.sched_setaffinity(0, cpus)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    assert worker_tasks, "no task ran on the worker thread"
+    assert caller_cpu not in worker_tasks
+    assert _thread_masks() == before
+
+
+@needs_two_cpus
+def test_placement_is_left_alone_when_turned_off_or_on_one_thread():
+    from mamba_monai.ops.compiled import load_kernel
+
+    kernel = load_kernel()
+    assert kernel._probe_placement(4, 1, 0)[0] == -1  # one thread: nothing to watch
+    was = kernel.spread_threads(False)
+    try:
+        assert kernel._probe_placement(4, 2, 0)[0] == -1
+    finally:
+        kernel.spread_threads(was)
+
+
+@needs_two_cpus
+def test_placement_is_left_alone_when_the_user_binds_threads():
+    code = "from mamba_monai.ops.compiled import load_kernel; print(load_kernel()._probe_placement(4, 2, 0)[0])"
+    for bind, expect_watched in (("true", False), ("", True)):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_PROC_BIND"}
+        if bind:
+            env["OMP_PROC_BIND"] = bind
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (int(done.stdout.split()[-1]) >= 0) == expect_watched, (bind, done.stdout)
