@@ -96,10 +96,11 @@ int64_t run_tasks(int64_t n_tasks, int64_t threads, const F& task) {
   if (threads <= 0) threads = at::get_num_threads();
   threads = std::max<int64_t>(1, std::min(threads, n_tasks));
   std::atomic<int64_t> next{0};
-  const bool spread = threads > 1 && g_spread_threads.load(std::memory_order_relaxed) && current_cpu() >= 0 &&
+  const int caller_cpu = current_cpu();
+  const bool spread = threads > 1 && caller_cpu >= 0 && g_spread_threads.load(std::memory_order_relaxed) &&
                       omp_get_proc_bind() == omp_proc_bind_false;
   CallerCpu caller;
-  caller.cpu.store(current_cpu());
+  caller.cpu.store(caller_cpu);
 #pragma omp parallel num_threads(static_cast<int>(threads))
   {
     const bool is_caller = omp_get_thread_num() == 0;
