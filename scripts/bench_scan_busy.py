@@ -40,6 +40,19 @@ from bench_scan import SHAPES, make_inputs  # noqa: E402
 CASES = (("1 thread", 1, True), ("2 threads", 2, True), ("2t, no spread", 2, False))
 
 
+def compare_to_one_thread(one: list[float], mine: list[float]) -> tuple[list[float], float]:
+    """Per-round ratios ``mine[r] / one[r]``, sorted, and the largest rank-by-rank ratio (the k-th fastest of ``mine``
+    over the k-th fastest of ``one``, for every k).
+
+    Args:
+        one: times of the 1-thread calls, one per round.
+        mine: times of the compared case, one per round, in the same order.
+    """
+    paired = sorted(b / a for a, b in zip(one, mine, strict=True))
+    ranked = max(b / a for a, b in zip(sorted(one), sorted(mine), strict=True))
+    return paired, ranked
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", default="2d", choices=sorted(SHAPES))
@@ -82,8 +95,7 @@ def main(argv=None) -> int:
                 one = times[(name, CASES[0][0])]
                 for case, _, _ in CASES:
                     mine = times[(name, case)]
-                    paired = sorted(b / a for a, b in zip(one, mine))
-                    ranked = max(b / a for a, b in zip(sorted(one), sorted(mine)))
+                    paired, ranked = compare_to_one_thread(one, mine)
                     rows.append((label, name, case, statistics.median(mine), paired, ranked))
                     if busy and case == "2 threads":
                         verdicts.append((name, statistics.median(paired), ranked))
