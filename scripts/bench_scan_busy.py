@@ -9,7 +9,8 @@ the caller's CPU, so the team shares one core while the neighbour has the other;
 finds itself on the caller's CPU moves off it (``kernel.spread_threads``). Three cases per pass: 1 thread, 2 threads
 as shipped, and 2 threads with that move turned off (the kernel before it).
 
-The calls alternate (the kernel's own ``threads`` argument), so drift in the neighbour's load reaches every case alike;
+The calls alternate (the kernel's own ``threads`` argument, with torch's thread count set alike for the call, as
+``OMP_NUM_THREADS=1`` would), so drift in the neighbour's load reaches every case alike;
 each round runs the cases in a new order (where a call leaves the threads can favour the next call), and each call
 starts after ``--gap-ms`` of sleep: OpenMP workers spin for a while after a parallel call, and without the gap that
 spinning worker would compete with the next 1-thread call and flatter the 2-thread figures (``--gap-ms 0`` measures
@@ -69,12 +70,20 @@ def main(argv=None) -> int:
     _, _, checkpoints = kernel.fwd(*inputs, True, 0)  # threads 0: torch.get_num_threads()
     dout = torch.randn_like(x["u"])
 
+    torch_threads = torch.get_num_threads()
+
     def call(name: str, threads: int, spread: bool):
+        # torch's own thread count too: the kernel's input copies and gradient sums are torch ops, and on more
+        # threads than the scan they would wake an OpenMP worker that then spins beside a 1-thread scan
         def run():
             kernel.spread_threads(spread)
-            if name == "forward":
-                return kernel.fwd(*inputs, False, threads)
-            return kernel.bwd(dout, *inputs, checkpoints, threads)
+            torch.set_num_threads(threads)
+            try:
+                if name == "forward":
+                    return kernel.fwd(*inputs, False, threads)
+                return kernel.bwd(dout, *inputs, checkpoints, threads)
+            finally:
+                torch.set_num_threads(torch_threads)
 
         return run
 

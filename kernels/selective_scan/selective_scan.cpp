@@ -46,8 +46,8 @@ constexpr int64_t kChunk = 64;  // time steps per tile and between backward chec
 // Keeping the workers off the caller's CPU. When a call starts, the OS wakes the OpenMP workers and, if no CPU is idle
 // (a busy neighbour), tends to place them on the waking thread's CPU (the scheduler's wake-affine placement); the
 // balancer can also bring them together later. The team then shares one core while the neighbour has the other
-// (scripts/bench_scan_busy.py, six runs: without the move, the k-th fastest 2-thread forward call took up to
-// 1.02-1.25x the k-th fastest 1-thread call; with it, 0.80-0.96x).
+// (scripts/bench_scan_busy.py, three runs: the k-th fastest 2-thread forward call took up to 1.41-1.44x the k-th
+// fastest 1-thread call without the move, 1.06-1.10x with it).
 // So before each task a worker compares its CPU with the one the caller last reported and, if they are the same,
 // moves off it: its affinity mask without that CPU (the OS migrates it at once), then its own mask back (it stays
 // where it was put until the OS moves it again). Two system calls, only when the threads share a CPU; nothing is
