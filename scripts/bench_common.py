@@ -22,8 +22,8 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import platform
+import random
 import resource
 import subprocess
 import sys

@@ -15,9 +15,8 @@ def test_rank_by_rank_does_not_pair_one_calls_bad_luck_with_anothers_good_luck()
     one = [30.0, 40.0, 30.0, 40.0]  # 1 thread: a good and a bad placement, alternately
     two = [36.0, 20.0, 20.0, 36.0]  # 2 threads: the same, in other rounds
     paired, ranked = bench_scan_busy.compare_to_one_thread(one, two)
-    assert paired == pytest.approx(
-        [0.5, 2 / 3, 0.9, 1.2]
-    )  # one round pairs a bad 2-thread call with a good 1-thread one
+    # one round pairs a bad 2-thread call with a good 1-thread one
+    assert paired == pytest.approx([0.5, 2 / 3, 0.9, 1.2])
     assert ranked == pytest.approx(0.9)  # fastest with fastest, slowest with slowest: 20/30, 20/30, 36/40, 36/40
 
 

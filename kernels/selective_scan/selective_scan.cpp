@@ -74,7 +74,9 @@ inline bool move_off_cpu(int) { return false; }
 
 // Where the caller runs, as its thread last saw it, and how often a worker moved off it.
 struct CallerCpu {
-  std::atomic<int> cpu{-1};
+  explicit CallerCpu(int start_cpu) : cpu(start_cpu) {}
+
+  std::atomic<int> cpu;
   std::atomic<int64_t> moves{0};
 
   // Called before each task: the caller (OpenMP thread 0) reports its CPU, a worker on that CPU moves off it.
@@ -99,8 +101,7 @@ int64_t run_tasks(int64_t n_tasks, int64_t threads, const F& task) {
   const int caller_cpu = current_cpu();
   const bool spread = threads > 1 && caller_cpu >= 0 && g_spread_threads.load(std::memory_order_relaxed) &&
                       omp_get_proc_bind() == omp_proc_bind_false;
-  CallerCpu caller;
-  caller.cpu.store(caller_cpu);
+  CallerCpu caller(caller_cpu);
 #pragma omp parallel num_threads(static_cast<int>(threads))
   {
     const bool is_caller = omp_get_thread_num() == 0;
