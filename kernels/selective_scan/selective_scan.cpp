@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -222,14 +223,17 @@ inline T sigmoid(T x) {
   return reciprocal(T(1) + fast_exp(-x));
 }
 
+template <typename T>
+class TimeMajorTiles;  // below: B and C served time-major
+
 // Pointers and sizes of one call. Optional inputs are nullptr.
 template <typename T>
 struct Problem {
   const T* u;
   const T* delta;
   const T* A;
-  const T* B_time_major;  // (batch, groups, len, dstate): B_t of a group is contiguous
-  const T* C_time_major;
+  TimeMajorTiles<T>* B_tiles;  // B and C, time-major one tile at a time (see TimeMajorTiles)
+  TimeMajorTiles<T>* C_tiles;
   const T* D;
   const T* z;
   const T* delta_bias;
@@ -309,6 +313,61 @@ void transpose(const T* __restrict__ src, int64_t src_stride, T* __restrict__ ds
     for (int64_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
 }
 
+// B or C of one call, (batch * groups, dstate, len), served time-major: tile c of row bg as [t][n] (kChunk steps of
+// dstate values), so that a step's B_t is contiguous and shared by every channel block of the group. The first block
+// that needs a tile transposes it into the shared copy; a block that finds another thread still writing it transposes
+// its own into scratch instead of waiting (the writer may be descheduled). This keeps the transposes inside the
+// kernel's own parallel loop: a separate copy beforehand would be one more statically split region that waits on a
+// late thread, run on torch's thread count rather than the call's.
+template <typename T>
+class TimeMajorTiles {
+ public:
+  // src: (rows, dstate, len); shared: room for (rows, len, dstate).
+  TimeMajorTiles(const T* src, T* shared, int64_t rows, int64_t dstate, int64_t len)
+      : src_(src), shared_(shared), dstate_(dstate), len_(len), n_chunks_((len + kChunk - 1) / kChunk),
+        n_tiles_(rows * n_chunks_), state_(new std::atomic<uint8_t>[static_cast<size_t>(n_tiles_)]) {
+    for (int64_t i = 0; i < n_tiles_; ++i) state_[i].store(kTodo, std::memory_order_relaxed);
+  }
+
+  // Tile c of row bg as [t][n]; `scratch` (kChunk * dstate values) receives it if another thread is writing it.
+  const T* tile(int64_t bg, int64_t c, T* scratch) {
+    std::atomic<uint8_t>& state = state_[bg * n_chunks_ + c];
+    T* shared = shared_ + (bg * len_ + c * kChunk) * dstate_;
+    uint8_t seen = state.load(std::memory_order_acquire);
+    if (seen == kDone) return shared;
+    if (seen == kTodo && state.compare_exchange_strong(seen, kWriting, std::memory_order_acq_rel)) {
+      transpose_tile(bg, c, shared);
+      state.store(kDone, std::memory_order_release);
+      return shared;
+    }
+    if (seen == kDone) return shared;  // finished between the load and the exchange
+    transpose_tile(bg, c, scratch);
+    return scratch;
+  }
+
+  // For tests: every tile as if another thread were writing it, so that tile() serves scratch copies.
+  void pretend_all_writing() {
+    for (int64_t i = 0; i < n_tiles_; ++i) state_[i].store(kWriting, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr uint8_t kTodo = 0, kWriting = 1, kDone = 2;
+
+  void transpose_tile(int64_t bg, int64_t c, T* dst) const {
+    const int64_t l0 = c * kChunk, steps = std::min(kChunk, len_ - l0);
+    const T* src = src_ + bg * dstate_ * len_ + l0;
+    for (int64_t n0 = 0; n0 < dstate_; n0 += 16)
+      for (int64_t t0 = 0; t0 < steps; t0 += 16)
+        transpose(src + n0 * len_ + t0, len_, dst + t0 * dstate_ + n0, dstate_, std::min<int64_t>(16, dstate_ - n0),
+                  std::min<int64_t>(16, steps - t0));
+  }
+
+  const T* src_;
+  T* shared_;
+  int64_t dstate_, len_, n_chunks_, n_tiles_;
+  std::unique_ptr<std::atomic<uint8_t>[]> state_;
+};
+
 // Copy `steps` steps from `lanes` rows of a (rows, len) array into tile[t][w]; missing lanes are zero.
 template <typename T>
 void load_tile(const T* rows, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* tile) {
@@ -343,9 +402,12 @@ void store_tile(const T* tile, int64_t len, int64_t l0, int64_t steps, int64_t l
 template <typename T>
 struct Tile {
   std::vector<T> dt, dt_raw, u;
-  const T* B = nullptr;  // [t][n], points into the problem's time-major B
+  const T* B = nullptr;  // [t][n]: the problem's shared time-major tile, or B_scratch (see TimeMajorTiles)
   const T* C = nullptr;
-  Tile() : dt(kChunk * kLanes), dt_raw(kChunk * kLanes), u(kChunk * kLanes) {}
+  std::vector<T> B_scratch, C_scratch;
+  explicit Tile(int64_t dstate)
+      : dt(kChunk * kLanes), dt_raw(kChunk * kLanes), u(kChunk * kLanes), B_scratch(kChunk * dstate),
+        C_scratch(kChunk * dstate) {}
 
   void load(const Problem<T>& p, const Block& blk, int64_t l0, int64_t steps) {
     const int64_t row0 = (blk.b * p.dim + blk.d0) * p.len;
@@ -371,9 +433,9 @@ struct Tile {
     }
     for (int64_t i = blk.lanes; i < kLanes; ++i)  // padded lanes: dt = 0 keeps their state at zero
       for (int64_t t = 0; t < steps; ++t) dt_out[t * kLanes + i] = T(0);
-    const int64_t offset = ((blk.b * p.groups + blk.g) * p.len + l0) * p.dstate;
-    B = p.B_time_major + offset;
-    C = p.C_time_major + offset;
+    const int64_t bg = blk.b * p.groups + blk.g;
+    B = p.B_tiles->tile(bg, l0 / kChunk, B_scratch.data());
+    C = p.C_tiles->tile(bg, l0 / kChunk, C_scratch.data());
   }
 
   // Prefetch delta, u and (with_z) z of the tile starting at l0 (the next one to load).
@@ -494,7 +556,7 @@ void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state,
   // page per row) than the first-level TLB holds, and every row access missed it.
   std::vector<T> y((p.z ? L : kChunk) * kLanes), zt(kChunk * kLanes);
   const std::vector<T> Dl = load_D(p, blk);
-  Tile<T> tile;
+  Tile<T> tile(N);
   const int64_t row0 = (blk.b * p.dim + blk.d0);
   for (int64_t c = 0; c < n_chunks; ++c) {
     const int64_t l0 = c * kChunk, steps = std::min(kChunk, L - l0);
@@ -520,8 +582,26 @@ void forward_block(const Problem<T>& p, const Block& blk, T* out, T* last_state,
     for (int64_t n = 0; n < N; ++n) last_state[(row0 + w) * N + n] = h[n * kLanes + w];
 }
 
-// Gradient buffers of one call. dA, dD, ddelta_bias are per batch (summed afterwards), dB and dC per channel block
-// (batch, groups, blocks_per_group, dstate, len), so that no two tasks write the same element.
+// Counts arrivals per slot. The thread whose arrival brings a slot to `expected` is told so, and sees every earlier
+// arrival's writes (acquire-release): it can then sum the partial results in a fixed order. Sums without a barrier
+// or a second parallel loop, and the same bits on any number of threads.
+class Arrivals {
+ public:
+  Arrivals(int64_t slots, int64_t expected) : expected_(expected), counts_(new std::atomic<int64_t>[slots]) {
+    for (int64_t i = 0; i < slots; ++i) counts_[i].store(0, std::memory_order_relaxed);
+  }
+
+  bool last(int64_t slot) { return counts_[slot].fetch_add(1, std::memory_order_acq_rel) + 1 == expected_; }
+
+ private:
+  int64_t expected_;
+  std::unique_ptr<std::atomic<int64_t>[]> counts_;
+};
+
+// Gradient buffers of one call. Tasks write partial sums where several tasks contribute to one gradient: dA, dD,
+// ddelta_bias per batch ((batch, dim, dstate), (batch, dim)), dB and dC per channel block (batch, groups,
+// blocks_per_group, dstate, len), so that no two tasks write the same element. The last task to write a piece sums it
+// into the outputs (*_sum; dB_sum, dC_sum are (batch, groups, dstate, len)): see Arrivals.
 template <typename T>
 struct Grads {
   T* du;
@@ -532,7 +612,56 @@ struct Grads {
   T* ddelta_bias;
   T* dB;
   T* dC;
+  T* dA_sum;
+  T* dD_sum;
+  T* ddelta_bias_sum;
+  T* dB_sum;
+  T* dC_sum;
+  Arrivals* tile_arrivals;   // per (batch * groups + group, tile): the group's channel blocks that wrote the tile
+  Arrivals* block_arrivals;  // per (group, block of the group): the batches done
 };
+
+// dB_sum, dC_sum of one tile (steps from l0) of row bg = batch * groups + group: the sum over the group's channel
+// blocks, in block order.
+template <typename T>
+void sum_tile_over_blocks(const Problem<T>& p, const Grads<T>& g, int64_t bg, int64_t l0, int64_t steps) {
+  const int64_t N = p.dstate, L = p.len, blocks = p.blocks_per_group();
+  for (int k = 0; k < 2; ++k) {
+    const T* part = k == 0 ? g.dB : g.dC;
+    T* sum = k == 0 ? g.dB_sum : g.dC_sum;
+    for (int64_t n = 0; n < N; ++n) {
+      T* __restrict__ out = sum + (bg * N + n) * L + l0;
+      const T* __restrict__ first = part + (bg * blocks * N + n) * L + l0;
+#pragma omp simd
+      for (int64_t t = 0; t < steps; ++t) out[t] = first[t];
+      for (int64_t j = 1; j < blocks; ++j) {
+        const T* __restrict__ in = part + ((bg * blocks + j) * N + n) * L + l0;
+#pragma omp simd
+        for (int64_t t = 0; t < steps; ++t) out[t] += in[t];
+      }
+    }
+  }
+}
+
+// dA_sum, dD_sum, ddelta_bias_sum of one block's channels: the sum over the batch, in batch order.
+template <typename T>
+void sum_block_over_batch(const Problem<T>& p, const Block& blk, const Grads<T>& g) {
+  const int64_t N = p.dstate;
+  for (int64_t d = blk.d0; d < blk.d0 + blk.lanes; ++d) {
+    for (int64_t n = 0; n < N; ++n) {
+      T acc = g.dA[d * N + n];
+      for (int64_t b = 1; b < p.batch; ++b) acc += g.dA[(b * p.dim + d) * N + n];
+      g.dA_sum[d * N + n] = acc;
+    }
+    T dD = g.dD[d], dbias = g.ddelta_bias[d];
+    for (int64_t b = 1; b < p.batch; ++b) {
+      dD += g.dD[b * p.dim + d];
+      dbias += g.ddelta_bias[b * p.dim + d];
+    }
+    g.dD_sum[d] = dD;
+    g.ddelta_bias_sum[d] = dbias;
+  }
+}
 
 // out[r] = sum of the kLanes values of rows[r] (rows of kLanes values), for r in [0, n_rows).
 // Sixteen rows of 16 floats at a time by a transposing tree (15 pairwise shuffle-and-add steps give all 16 sums in
@@ -644,7 +773,7 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
   std::vector<T> dy(kChunk * kLanes), du(kChunk * kLanes), ddt(kChunk * kLanes);
   std::vector<T> dB(kChunk * N), dC(kChunk * N);
   T dD[kLanes] = {}, dbias[kLanes] = {};
-  Tile<T> tile;
+  Tile<T> tile(N);
   const int64_t row0 = blk.b * p.dim + blk.d0;
   const int64_t part0 = ((blk.b * p.groups + blk.g) * p.blocks_per_group() + blk.j) * N * L;
 
@@ -715,12 +844,15 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
         transpose(dC.data() + t0 * N + n0, N, g.dC + part0 + n0 * L + l0 + t0, L, n_steps, n_states);
       }
     }
+    const int64_t bg = blk.b * p.groups + blk.g;
+    if (g.tile_arrivals->last(bg * n_chunks + c)) sum_tile_over_blocks(p, g, bg, l0, steps);
   }
   for (int64_t w = 0; w < blk.lanes; ++w) {
     for (int64_t n = 0; n < N; ++n) g.dA[(row0 + w) * N + n] = dA[n * kLanes + w];
     g.dD[row0 + w] = dD[w];
     g.ddelta_bias[row0 + w] = dbias[w];
   }
+  if (g.block_arrivals->last(blk.g * p.blocks_per_group() + blk.j)) sum_block_over_batch(p, blk, g);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -747,18 +879,28 @@ c10::optional<torch::Tensor> as_compute(const c10::optional<torch::Tensor>& t, t
   return t->to(type).contiguous();
 }
 
+// B or C (batch, groups, dstate, len) served time-major through `shared` (batch, groups, len, dstate).
 template <typename T>
-Problem<T> make_problem(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A,
-                        const torch::Tensor& B_time_major, const torch::Tensor& C_time_major,
-                        const c10::optional<torch::Tensor>& D,
+TimeMajorTiles<T> time_major(const torch::Tensor& src, torch::Tensor& shared) {
+  return TimeMajorTiles<T>(src.data_ptr<T>(), shared.data_ptr<T>(), src.size(0) * src.size(1), src.size(2),
+                           src.size(3));
+}
+
+torch::Tensor time_major_buffer(const torch::Tensor& B) {
+  return torch::empty({B.size(0), B.size(1), B.size(3), B.size(2)}, B.options());
+}
+
+template <typename T>
+Problem<T> make_problem(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A, int64_t groups,
+                        TimeMajorTiles<T>& B_tiles, TimeMajorTiles<T>& C_tiles, const c10::optional<torch::Tensor>& D,
                         const c10::optional<torch::Tensor>& z, const c10::optional<torch::Tensor>& delta_bias,
                         bool delta_softplus) {
   Problem<T> p;
   p.u = u.data_ptr<T>();
   p.delta = delta.data_ptr<T>();
   p.A = A.data_ptr<T>();
-  p.B_time_major = B_time_major.data_ptr<T>();
-  p.C_time_major = C_time_major.data_ptr<T>();
+  p.B_tiles = &B_tiles;
+  p.C_tiles = &C_tiles;
   p.D = D.has_value() ? D->data_ptr<T>() : nullptr;
   p.z = z.has_value() ? z->data_ptr<T>() : nullptr;
   p.delta_bias = delta_bias.has_value() ? delta_bias->data_ptr<T>() : nullptr;
@@ -766,7 +908,7 @@ Problem<T> make_problem(const torch::Tensor& u, const torch::Tensor& delta, cons
   p.dim = u.size(1);
   p.len = u.size(2);
   p.dstate = A.size(1);
-  p.groups = B_time_major.size(1);
+  p.groups = groups;
   p.delta_softplus = delta_softplus;
   return p;
 }
@@ -802,7 +944,7 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
   const auto u = as_compute(u_in, type), delta = as_compute(delta_in, type), A = as_compute(A_in, type);
   const auto B = as_compute(B_in, type), C = as_compute(C_in, type);
   const auto D = as_compute(D_in, type), z = as_compute(z_in, type), bias = as_compute(bias_in, type);
-  const auto B_tm = B.transpose(2, 3).contiguous(), C_tm = C.transpose(2, 3).contiguous();
+  auto B_tm = time_major_buffer(B), C_tm = time_major_buffer(C);
   const auto opts = u.options();
   auto out = torch::empty_like(u);
   auto last_state = torch::empty({u.size(0), u.size(1), A.size(1)}, opts);
@@ -810,7 +952,8 @@ std::vector<torch::Tensor> selective_scan_fwd(const torch::Tensor& u_in, const t
   auto checkpoints = save_checkpoints ? torch::empty({u.size(0), u.size(1), n_chunks, A.size(1)}, opts)
                                       : torch::empty({0}, opts);
   AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_fwd", [&] {
-    const auto p = make_problem<scalar_t>(u, delta, A, B_tm, C_tm, D, z, bias, delta_softplus);
+    auto B_tiles = time_major<scalar_t>(B, B_tm), C_tiles = time_major<scalar_t>(C, C_tm);
+    const auto p = make_problem<scalar_t>(u, delta, A, B.size(1), B_tiles, C_tiles, D, z, bias, delta_softplus);
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     scalar_t* last_ptr = last_state.data_ptr<scalar_t>();
     scalar_t* ckpt_ptr = save_checkpoints ? checkpoints.data_ptr<scalar_t>() : nullptr;
@@ -843,22 +986,25 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
   const auto B = as_compute(B_in, type), C = as_compute(C_in, type);
   const auto D = as_compute(D_in, type), z = as_compute(z_in, type), bias = as_compute(bias_in, type);
   const auto dout = as_compute(dout_in, type), checkpoints = as_compute(checkpoints_in, type);
-  const auto B_tm = B.transpose(2, 3).contiguous(), C_tm = C.transpose(2, 3).contiguous();
+  auto B_tm = time_major_buffer(B), C_tm = time_major_buffer(C);
   const auto opts = u.options();
   const int64_t batch = u.size(0), dim = u.size(1), len = u.size(2), N = A.size(1), groups = B.size(1);
   const int64_t blocks = (dim / groups + kLanes - 1) / kLanes;
   auto du = torch::empty_like(u), ddelta = torch::empty_like(u);
   auto dz = z.has_value() ? torch::empty_like(u) : torch::empty({0}, opts);
-  auto dA = torch::empty({batch, dim, N}, opts);
+  auto dA = torch::empty({batch, dim, N}, opts), dA_sum = torch::empty({dim, N}, opts);
   auto dD = torch::empty({batch, dim}, opts), dbias = torch::empty({batch, dim}, opts);
+  auto dD_sum = torch::empty({dim}, opts), dbias_sum = torch::empty({dim}, opts);
   auto dB = torch::empty({batch, groups, blocks, N, len}, opts), dC = torch::empty_like(dB);
+  auto dB_sum = torch::empty_like(B), dC_sum = torch::empty_like(B);
+  Arrivals tile_arrivals(batch * groups * n_chunks, blocks), block_arrivals(groups * blocks, batch);
   AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_bwd", [&] {
-    const auto p = make_problem<scalar_t>(u, delta, A, B_tm, C_tm, D, z, bias, delta_softplus);
-    Grads<scalar_t> g{du.data_ptr<scalar_t>(),     ddelta.data_ptr<scalar_t>(),
-                      z.has_value() ? dz.data_ptr<scalar_t>() : nullptr,
-                      dA.data_ptr<scalar_t>(),     dD.data_ptr<scalar_t>(),
-                      dbias.data_ptr<scalar_t>(),  dB.data_ptr<scalar_t>(),
-                      dC.data_ptr<scalar_t>()};
+    auto B_tiles = time_major<scalar_t>(B, B_tm), C_tiles = time_major<scalar_t>(C, C_tm);
+    const auto p = make_problem<scalar_t>(u, delta, A, groups, B_tiles, C_tiles, D, z, bias, delta_softplus);
+    auto ptr = [](torch::Tensor& t) { return t.numel() ? t.data_ptr<scalar_t>() : nullptr; };
+    const Grads<scalar_t> g{ptr(du),     ptr(ddelta),   ptr(dz),        ptr(dA),         ptr(dD),
+                            ptr(dbias),  ptr(dB),       ptr(dC),        ptr(dA_sum),     ptr(dD_sum),
+                            ptr(dbias_sum), ptr(dB_sum), ptr(dC_sum),  &tile_arrivals, &block_arrivals};
     const scalar_t* dout_ptr = dout.data_ptr<scalar_t>();
     const scalar_t* ckpt_ptr = checkpoints.data_ptr<scalar_t>();
     run_tasks(p.n_tasks(), threads, [&](int64_t task) { backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g); });
@@ -866,12 +1012,30 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
   auto empty = [&] { return torch::empty({0}, u_in.options()); };  // a new one each time: outputs may not alias
   return {du.to(u_in.scalar_type()),
           ddelta.to(delta_in.scalar_type()),
-          dA.sum(0).to(A_in.scalar_type()),
-          dB.sum(2).to(B_in.scalar_type()),
-          dC.sum(2).to(C_in.scalar_type()),
-          D_in.has_value() ? dD.sum(0).to(D_in->scalar_type()) : empty(),
+          dA_sum.to(A_in.scalar_type()),
+          dB_sum.to(B_in.scalar_type()),
+          dC_sum.to(C_in.scalar_type()),
+          D_in.has_value() ? dD_sum.to(D_in->scalar_type()) : empty(),
           z_in.has_value() ? dz.to(z_in->scalar_type()) : empty(),
-          bias_in.has_value() ? dbias.sum(0).to(bias_in->scalar_type()) : empty()};
+          bias_in.has_value() ? dbias_sum.to(bias_in->scalar_type()) : empty()};
+}
+
+// For tests: B (batch, groups, dstate, len, float) time-major, read tile by tile through TimeMajorTiles, as the
+// kernel reads it. pretend_writing: as if another thread were writing every shared tile (each comes from scratch).
+torch::Tensor probe_time_major(const torch::Tensor& B_in, bool pretend_writing) {
+  check_input(B_in, "B", 4);
+  const auto B = B_in.to(torch::kFloat).contiguous();
+  auto shared = time_major_buffer(B), out = torch::empty_like(shared);
+  auto tiles = time_major<float>(B, shared);
+  if (pretend_writing) tiles.pretend_all_writing();
+  const int64_t N = B.size(2), L = B.size(3);
+  std::vector<float> scratch(kChunk * N);
+  for (int64_t bg = 0; bg < B.size(0) * B.size(1); ++bg)
+    for (int64_t l0 = 0; l0 < L; l0 += kChunk) {
+      const float* tile = tiles.tile(bg, l0 / kChunk, scratch.data());
+      std::copy(tile, tile + std::min(kChunk, L - l0) * N, out.data_ptr<float>() + (bg * L + l0) * N);
+    }
+  return out;
 }
 
 }  // namespace
@@ -891,5 +1055,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       pybind11::arg("on") = pybind11::none(),
       "move a worker off the caller's CPU when they share one (default on); returns the setting before this call");
   m.def("_probe_placement", &probe_placement, "for tests: the CPUs tasks ran on (see run_tasks)");
+  m.def("_probe_time_major", &probe_time_major, "for tests: B read time-major tile by tile (see TimeMajorTiles)");
   m.def("chunk_size", [] { return kChunk; }, "time steps between backward checkpoints");
 }

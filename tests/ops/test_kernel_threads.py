@@ -57,6 +57,50 @@ def test_result_does_not_depend_on_thread_count():
         assert torch.equal(one, two)
 
 
+@pytest.mark.parametrize("dstate,length,pretend_writing", [(16, 200, False), (16, 200, True), (5, 130, True)])
+def test_B_is_read_time_major_tile_by_tile(dstate, length, pretend_writing):
+    """The kernel transposes B and C one tile at a time as blocks first need them; a block that finds another thread
+    writing a tile transposes its own copy (pretend_writing forces that path for every tile)."""
+    import torch
+
+    from mamba_monai.ops.compiled import load_kernel
+
+    B = torch.randn(2, 3, dstate, length)
+    assert torch.equal(load_kernel()._probe_time_major(B, pretend_writing), B.transpose(2, 3).contiguous())
+
+
+_ONE_THREAD_CALL = """
+import os, torch
+from mamba_monai.ops.compiled import load_kernel
+from tests.ops.scan_inputs import make_inputs
+torch.set_num_threads(1)  # no OpenMP worker is created while the inputs are made
+kernel = load_kernel()
+t = make_inputs(batch=2, dim=32, length=2048, dstate=16, groups=2, requires_grad=False)
+args = [t[name] for name in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+torch.set_num_threads(2)
+threads = lambda: len(os.listdir("/proc/self/task"))
+before = threads()
+out, last, checkpoints = kernel.fwd(*args, True, True, 1)
+kernel.bwd(torch.randn_like(out), *args, True, checkpoints, 1)
+after_kernel = threads()
+t["B"].transpose(2, 3).contiguous()  # a torch copy of that size runs on torch's 2 threads: it starts a worker
+print(before, after_kernel, threads())
+"""
+
+
+def test_a_one_thread_call_runs_on_one_thread():
+    """The kernel's own copies and sums run inside its parallel loop on the call's threads, not as torch ops on
+    torch's: a call on 1 thread starts no OpenMP worker (one that would then spin beside it)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-c", _ONE_THREAD_CALL], capture_output=True, text=True, timeout=600, cwd=root
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after_kernel, after_torch = map(int, done.stdout.split()[-3:])
+    assert after_kernel == before
+    assert after_torch > before  # the check can see a worker start
+
+
 def _thread_masks() -> set[str]:
     """Cpus_allowed_list of every thread of this process."""
     masks = set()
