@@ -72,8 +72,8 @@ def main(argv=None) -> int:
     torch_threads = torch.get_num_threads()
 
     def call(name: str, threads: int, spread: bool):
-        # torch's own thread count too: the kernel's input copies and gradient sums are torch ops, and on more
-        # threads than the scan they would wake an OpenMP worker that then spins beside a 1-thread scan
+        # torch's own thread count too, as OMP_NUM_THREADS=1 would set it (the kernel runs no torch op of its own
+        # in parallel; tests/ops/test_kernel_threads.py checks that a 1-thread call starts no OpenMP worker)
         def run():
             kernel.spread_threads(spread)
             torch.set_num_threads(threads)

@@ -5,16 +5,18 @@
 //   dt_t = softplus(delta_t + delta_bias)                      (softplus and bias optional)
 //
 // Layout: u, delta, z (batch, dim, len); A (dim, dstate); B, C (batch, groups, dstate, len); D, delta_bias (dim).
-// B and C are copied once per call to time-major (batch, groups, len, dstate), so a step's B_t, C_t are contiguous
-// and shared by every channel block of the group.
+// B and C are read time-major (batch, groups, len, dstate), so a step's B_t, C_t are contiguous and shared by every
+// channel block of the group; each tile is transposed once, by the first block that needs it (TimeMajorTiles).
 //
 // Work is split over (batch, channel block): run_tasks hands the blocks out one at a time from a shared counter
 // (OpenMP: build with -fopenmp), so a thread that the OS deschedules (a busy neighbour on a shared machine) delays at
 // most the one block it holds while the other threads take the rest, and a worker that finds itself on the caller's
-// CPU moves off it (see CallerCpu). A block holds kLanes channels of one group, so B_t and C_t are shared by its lanes
-// and every inner loop runs across channels, the direction the compiler vectorises. Time is walked in tiles of kChunk
-// steps that are transposed into [step][lane] buffers (the forward with z in two passes: the scan, then the gate; see
-// forward_block). The state lives in a small [dstate][lane] array that stays in L1.
+// CPU moves off it (see CallerCpu). Nothing else in a call runs in parallel: the transposes of B and C and the
+// gradient sums happen inside the same loop (TimeMajorTiles, Arrivals). A block holds kLanes channels of one group,
+// so B_t and C_t are shared by its lanes and every inner loop runs across channels, the direction the compiler
+// vectorises. Time is walked in tiles of kChunk steps that are transposed into [step][lane] buffers (the forward with
+// z in two passes: the scan, then the gate; see forward_block). The state lives in a small [dstate][lane] array that
+// stays in L1.
 //
 // The forward pass can save the state at the start of every tile (batch, dim, n_tiles, dstate). The backward pass
 // walks the tiles in reverse, recomputes one tile's states from its checkpoint into an L2-sized buffer, and
@@ -47,8 +49,8 @@ constexpr int64_t kChunk = 64;  // time steps per tile and between backward chec
 // Keeping the workers off the caller's CPU. When a call starts, the OS wakes the OpenMP workers and, if no CPU is idle
 // (a busy neighbour), tends to place them on the waking thread's CPU (the scheduler's wake-affine placement); the
 // balancer can also bring them together later. The team then shares one core while the neighbour has the other
-// (scripts/bench_scan_busy.py, three runs: the k-th fastest 2-thread forward call took up to 1.41-1.44x the k-th
-// fastest 1-thread call without the move, 1.06-1.10x with it).
+// (scripts/bench_scan_busy.py, three runs: the k-th fastest 2-thread forward call took up to 1.10-1.15x the k-th
+// fastest 1-thread call without the move, 0.71-0.75x with it).
 // So before each task a worker compares its CPU with the one the caller last reported and, if they are the same,
 // moves off it: its affinity mask without that CPU (the OS migrates it at once), then its own mask back (it stays
 // where it was put until the OS moves it again). Two system calls, only when the threads share a CPU; nothing is
@@ -1002,9 +1004,9 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
     auto B_tiles = time_major<scalar_t>(B, B_tm), C_tiles = time_major<scalar_t>(C, C_tm);
     const auto p = make_problem<scalar_t>(u, delta, A, groups, B_tiles, C_tiles, D, z, bias, delta_softplus);
     auto ptr = [](torch::Tensor& t) { return t.numel() ? t.data_ptr<scalar_t>() : nullptr; };
-    const Grads<scalar_t> g{ptr(du),     ptr(ddelta),   ptr(dz),        ptr(dA),         ptr(dD),
-                            ptr(dbias),  ptr(dB),       ptr(dC),        ptr(dA_sum),     ptr(dD_sum),
-                            ptr(dbias_sum), ptr(dB_sum), ptr(dC_sum),  &tile_arrivals, &block_arrivals};
+    const Grads<scalar_t> g{ptr(du),     ptr(ddelta), ptr(dz),     ptr(dA),        ptr(dD),
+                            ptr(dbias),  ptr(dB),     ptr(dC),     ptr(dA_sum),    ptr(dD_sum),
+                            ptr(dbias_sum), ptr(dB_sum), ptr(dC_sum), &tile_arrivals, &block_arrivals};
     const scalar_t* dout_ptr = dout.data_ptr<scalar_t>();
     const scalar_t* ckpt_ptr = checkpoints.data_ptr<scalar_t>();
     run_tasks(p.n_tasks(), threads, [&](int64_t task) { backward_block(p, block_of(p, task), dout_ptr, ckpt_ptr, g); });
