@@ -1000,6 +1000,8 @@ std::vector<torch::Tensor> selective_scan_bwd(const torch::Tensor& dout_in, cons
   auto dB = torch::empty({batch, groups, blocks, N, len}, opts), dC = torch::empty_like(dB);
   auto dB_sum = torch::empty_like(B), dC_sum = torch::empty_like(B);
   Arrivals tile_arrivals(batch * groups * n_chunks, blocks), block_arrivals(groups * blocks, batch);
+  if (batch * blocks == 0)  // no task to write the sums: an empty batch (or no channels) contributes nothing
+    for (torch::Tensor* sum : {&dA_sum, &dD_sum, &dbias_sum, &dB_sum, &dC_sum}) sum->zero_();
   AT_DISPATCH_FLOATING_TYPES(type, "selective_scan_bwd", [&] {
     auto B_tiles = time_major<scalar_t>(B, B_tm), C_tiles = time_major<scalar_t>(C, C_tm);
     const auto p = make_problem<scalar_t>(u, delta, A, groups, B_tiles, C_tiles, D, z, bias, delta_softplus);

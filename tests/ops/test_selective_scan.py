@@ -40,6 +40,19 @@ def test_compiled_matches_reference(backend, length, dstate, groups, option):
         assert rel_err(got[name], want[name]) <= 1e-4, f"gradient of {name}"
 
 
+@pytest.mark.parametrize("batch,length", [(0, 30), (2, 0)])
+def test_empty_batch_or_sequence(backend, batch, length):
+    """No work: the output is empty and the parameters' gradients are zero (the kernel's sums are written by its
+    tasks, and there are none), as in the reference."""
+    backend("compiled")
+    t = make_inputs(batch=batch, dim=20, length=length, dstate=4, groups=1)
+    out = selective_scan_fn(**t, delta_softplus=True)
+    assert out.shape == (batch, 20, length)
+    (out.sum() + sum(v.sum() * 0 for v in t.values())).backward()
+    for name in ("A", "D", "delta_bias", "B", "C"):
+        assert torch.count_nonzero(t[name].grad) == 0, name
+
+
 def test_ungrouped_B_C_layout(backend):
     """B, C of shape (batch, dstate, len) as mamba_ssm accepts them."""
     backend("compiled")
