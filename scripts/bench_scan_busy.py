@@ -2,22 +2,24 @@
 """The compiled scan on 1 and 2 threads while another process keeps one core busy (a shared machine, a torchrun
 neighbour, a MONAI Label server), and without it: forward and forward+backward at the 2D shape.
 
-Two things decide whether 2 threads beat 1 on a busy machine. A statically split loop waits on the thread the OS
+Three things decide whether 2 threads beat 1 on a busy machine. A statically split loop waits on the thread the OS
 deschedules: the kernel hands out (batch, channel block) tasks one at a time, so a late thread holds back at most the
-block it holds. And where the OS puts the threads: waking its workers with no CPU idle, Linux tends to place them on
-the caller's CPU, so the team shares one core while the neighbour has the other; before each task, a worker that
+block it holds. Nothing else of a call is split statically: the transposes of B and C and the gradient sums run
+inside that loop. And where the OS puts the threads: waking its workers with no CPU idle, Linux tends to place them
+on the caller's CPU, so the team shares one core while the neighbour has the other; before each task, a worker that
 finds itself on the caller's CPU moves off it (``kernel.spread_threads``). Three cases per pass: 1 thread, 2 threads
-as shipped, and 2 threads with that move turned off (the kernel before it).
+as shipped, and 2 threads with that move turned off.
 
 The calls alternate (the kernel's own ``threads`` argument, with torch's thread count set alike for the call, as
 ``OMP_NUM_THREADS=1`` would), so drift in the neighbour's load reaches every case alike; each round runs the cases in
 a new order (where a call leaves the threads can favour the next call), and each call starts after ``--gap-ms`` of
 sleep: OpenMP workers spin for a while after a parallel call, and without the gap that spinning worker would
-compete with the next 1-thread call and flatter the 2-thread figures (``--gap-ms 0`` measures back-to-back calls). Prints per case the median time, the spread of per-round ratios to the 1-thread call (the worst
-single pair shows what the OS's placement costs) and the largest rank-by-rank ratio (the k-th fastest call of the case
-over the k-th fastest 1-thread call: a comparison of the two distributions, which does not pair one call's bad luck
-with another's good luck), then the target: 2 threads never slower than 1 with one core busy (the median pair and
-every rank <= 1). Example::
+compete with the next 1-thread call and flatter the 2-thread figures (``--gap-ms 0`` measures back-to-back calls).
+Prints per case the median time, the spread of per-round ratios to the 1-thread call (the worst single pair shows
+what the OS's placement costs) and the largest rank-by-rank ratio (the k-th fastest call of the case over the k-th
+fastest 1-thread call: a comparison of the two distributions, which does not pair one call's bad luck with another's
+good luck), then the target: 2 threads never slower than 1 with one core busy (the median pair and every rank <= 1).
+Example::
 
     python scripts/bench_scan_busy.py --repeats 25
 """
