@@ -287,12 +287,12 @@ inline __attribute__((always_inline)) void interleave_rows(const float16_vec* __
 }
 #endif
 
-// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols. A full 16 x 16 float block is transposed
-// in registers: four rounds of interleaving row i with row i + 8 (each round rotates the 8-bit index r:c left by
-// one bit, so four rounds swap r and c); 64 shuffles instead of 256 scalar loads and stores.
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows <= 16, c < cols <= 16. A full 16 x 16 float block is
+// transposed in registers: four rounds of interleaving row i with row i + 8 (each round rotates the 8-bit index r:c
+// left by one bit, so four rounds swap r and c); 64 shuffles instead of 256 scalar loads and stores.
 template <typename T>
-void transpose(const T* __restrict__ src, int64_t src_stride, T* __restrict__ dst, int64_t dst_stride, int64_t rows,
-               int64_t cols) {
+void transpose_block(const T* __restrict__ src, int64_t src_stride, T* __restrict__ dst, int64_t dst_stride,
+                     int64_t rows, int64_t cols) {
 #ifdef MAMBA_MONAI_VECTOR_SHUFFLES
   if constexpr (std::is_same_v<T, float>) {
     if (rows == 16 && cols == 16) {
@@ -313,6 +313,15 @@ void transpose(const T* __restrict__ src, int64_t src_stride, T* __restrict__ ds
 #endif
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+}
+
+// The same for any rows and cols, in blocks of 16 x 16.
+template <typename T>
+void transpose(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int64_t rows, int64_t cols) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 16)
+    for (int64_t c0 = 0; c0 < cols; c0 += 16)
+      transpose_block(src + r0 * src_stride + c0, src_stride, dst + c0 * dst_stride + r0, dst_stride,
+                      std::min<int64_t>(16, rows - r0), std::min<int64_t>(16, cols - c0));
 }
 
 // B or C of one call, (batch * groups, dstate, len), served time-major: tile c of row bg as [t][n] (kChunk steps of
@@ -357,11 +366,7 @@ class TimeMajorTiles {
 
   void transpose_tile(int64_t bg, int64_t c, T* dst) const {
     const int64_t l0 = c * kChunk, steps = std::min(kChunk, len_ - l0);
-    const T* src = src_ + bg * dstate_ * len_ + l0;
-    for (int64_t n0 = 0; n0 < dstate_; n0 += 16)
-      for (int64_t t0 = 0; t0 < steps; t0 += 16)
-        transpose(src + n0 * len_ + t0, len_, dst + t0 * dstate_ + n0, dstate_, std::min<int64_t>(16, dstate_ - n0),
-                  std::min<int64_t>(16, steps - t0));
+    transpose(src_ + bg * dstate_ * len_ + l0, len_, dst, dstate_, dstate_, steps);
   }
 
   const T* src_;
@@ -373,10 +378,7 @@ class TimeMajorTiles {
 // Copy `steps` steps from `lanes` rows of a (rows, len) array into tile[t][w]; missing lanes are zero.
 template <typename T>
 void load_tile(const T* rows, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* tile) {
-  for (int64_t t0 = 0; t0 < steps; t0 += 16) {
-    const int64_t n = std::min<int64_t>(16, steps - t0);
-    transpose(rows + l0 + t0, len, tile + t0 * kLanes, kLanes, lanes, n);
-  }
+  transpose(rows + l0, len, tile, kLanes, lanes, steps);
   for (int64_t w = lanes; w < kLanes; ++w)
     for (int64_t t = 0; t < steps; ++t) tile[t * kLanes + w] = T(0);
 }
@@ -394,10 +396,7 @@ void prefetch_tile(const T* rows, int64_t len, int64_t l0, int64_t steps, int64_
 // Copy tile[t][w] back into `lanes` rows of a (rows, len) array.
 template <typename T>
 void store_tile(const T* tile, int64_t len, int64_t l0, int64_t steps, int64_t lanes, T* rows) {
-  for (int64_t t0 = 0; t0 < steps; t0 += 16) {
-    const int64_t n = std::min<int64_t>(16, steps - t0);
-    transpose(tile + t0 * kLanes, kLanes, rows + l0 + t0, len, n, lanes);
-  }
+  transpose(tile, kLanes, rows + l0, len, steps, lanes);
 }
 
 // Per-tile inputs shared by forward and backward: dt (after bias and softplus), the raw pre-softplus value, u, B, C.
@@ -838,14 +837,8 @@ void backward_block(const Problem<T>& p, const Block& blk, const T* dout, const 
     }
     store_tile(du.data(), L, l0, steps, blk.lanes, g.du + row0 * L);
     store_tile(ddt.data(), L, l0, steps, blk.lanes, g.ddelta + row0 * L);
-    for (int64_t t0 = 0; t0 < steps; t0 += 16) {  // [t][n] -> (n, len)
-      const int64_t n_steps = std::min<int64_t>(16, steps - t0);
-      for (int64_t n0 = 0; n0 < N; n0 += 16) {
-        const int64_t n_states = std::min<int64_t>(16, N - n0);
-        transpose(dB.data() + t0 * N + n0, N, g.dB + part0 + n0 * L + l0 + t0, L, n_steps, n_states);
-        transpose(dC.data() + t0 * N + n0, N, g.dC + part0 + n0 * L + l0 + t0, L, n_steps, n_states);
-      }
-    }
+    transpose(dB.data(), N, g.dB + part0 + l0, L, steps, N);  // [t][n] -> (n, len)
+    transpose(dC.data(), N, g.dC + part0 + l0, L, steps, N);
     const int64_t bg = blk.b * p.groups + blk.g;
     if (g.tile_arrivals->last(bg * n_chunks + c)) sum_tile_over_blocks(p, g, bg, l0, steps);
   }
