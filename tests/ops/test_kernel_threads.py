@@ -77,11 +77,12 @@ torch.set_num_threads(1)  # no OpenMP worker is created while the inputs are mad
 kernel = load_kernel()
 t = make_inputs(batch=2, dim=32, length=2048, dstate=16, groups=2, requires_grad=False)
 args = [t[name] for name in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+dout = torch.randn_like(t["u"])
 torch.set_num_threads(2)
 threads = lambda: len(os.listdir("/proc/self/task"))
 before = threads()
 out, last, checkpoints = kernel.fwd(*args, True, True, 1)
-kernel.bwd(torch.randn_like(out), *args, True, checkpoints, 1)
+kernel.bwd(dout, *args, True, checkpoints, 1)
 after_kernel = threads()
 t["B"].transpose(2, 3).contiguous()  # a torch copy of that size runs on torch's 2 threads: it starts a worker
 print(before, after_kernel, threads())
